@@ -1,0 +1,1 @@
+"""Bundled sdcluster models (Vensim ``.mdl`` and XMILE ``.xmile``), shipped as package data."""

@@ -1,0 +1,32 @@
+"""sdcluster: system dynamics models of industrial clusters and cluster policy.
+
+Load any Vensim (``.mdl``) or XMILE (``.xmile``) model through PySD, run it into
+a self-describing :class:`xarray.Dataset`, compare policy scenarios, calibrate
+to observed data and run fast ensembles.
+
+>>> import sdcluster
+>>> model = sdcluster.load_model("cluster_lifecycle")      # doctest: +SKIP
+>>> ds = model.run(params={"initial firms": 20})           # doctest: +SKIP
+"""
+from __future__ import annotations
+
+__version__ = "0.1.0"
+
+from .errors import SdclusterError  # noqa: E402
+from .model import Model, load_model  # noqa: E402
+
+__all__ = ["Model", "SdclusterError", "__version__", "load_model"]
+
+
+def __getattr__(name: str):
+    # Heavier, optional layers are imported on first use so that
+    # ``import sdcluster`` stays fast.
+    if name == "run_scenarios":
+        from .simulate import run_scenarios
+
+        return run_scenarios
+    if name in {"compare", "lifecycle", "calibrate", "ensemble", "sensitivity", "plot", "report"}:
+        import importlib
+
+        return importlib.import_module(f".{name}", __name__)
+    raise AttributeError(f"module 'sdcluster' has no attribute {name!r}")
