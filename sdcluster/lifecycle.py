@@ -1,0 +1,260 @@
+"""Life-cycle stages of a trajectory: emergence, growth, maturity, decline, renewal.
+
+:func:`stages` classifies any 1-D time series (firms, employment, value
+added, trust, ...) into contiguous stage intervals with these rules:
+
+1. **Smoothing.** The series is smoothed with a centred moving average whose
+   width is ``smooth`` time units (default: 5 % of the simulated period, at
+   least 3 saved points); near the ends the window is cut at the period's
+   ends (one-sided average).
+2. **Scale.** ``L`` = the largest absolute smoothed value. A series whose
+   smoothed range is at most ``flat_tol * L`` (or that is zero everywhere) is
+   *flat*: it forms a single stage, ``maturity`` when ``L > 0`` and
+   ``emergence`` when it is zero throughout.
+3. **Growth rate.** ``g(t) = (ds/dt) / L``, the slope of the smoothed series
+   as a fraction of its largest level per time unit (a scale-free rate that
+   stays finite near zero).
+4. **Point labels.** With ``G = growth_threshold`` (default 0.02, i.e. 2 %
+   of the peak level per time unit):
+
+   - ``emergence``: before the smoothed level first reaches
+     ``emergence_level * L`` (default 10 %), unless it is falling faster than ``G``;
+   - ``growth``: ``g > G`` after emergence and before any decline;
+   - ``renewal``: ``g > G`` after a decline stage has occurred;
+   - ``decline``: ``g < -G``;
+   - ``maturity``: ``|g| <= G`` after emergence.
+5. **Intervals.** Consecutive equal labels form intervals. Intervals shorter
+   than ``min_duration`` time units (default: 2 x the smoothing width) are
+   merged into their longer neighbour, shortest first, so noise does not
+   create flickering stages. ``renewal`` is re-labelled ``growth`` when no
+   ``decline`` interval precedes it after merging.
+
+Intervals are contiguous and cover the whole period: each stage runs from
+its ``start`` to the next stage's ``start``; the last one ends at the final
+time.
+"""
+from __future__ import annotations
+
+import dataclasses
+from typing import Sequence
+
+import numpy as np
+import pandas as pd
+import xarray as xr
+
+from .errors import SdclusterError
+
+#: Stage names, in their usual order.
+STAGES = ("emergence", "growth", "maturity", "decline", "renewal")
+
+
+class StageError(SdclusterError):
+    """A series cannot be classified into life-cycle stages."""
+
+
+@dataclasses.dataclass(frozen=True)
+class Stage:
+    """One life-cycle stage interval ``[start, end]`` in model time units."""
+
+    name: str
+    start: float
+    end: float
+
+    @property
+    def duration(self) -> float:
+        """Length of the interval in time units."""
+        return self.end - self.start
+
+
+def _smooth(times: np.ndarray, v: np.ndarray, width: float) -> np.ndarray:
+    """Moving average over ``[t - width/2, t + width/2]``, truncated at the ends of the period."""
+    if width <= 0:
+        return v.copy()
+    half = width / 2.0
+    lo = np.searchsorted(times, times - half - 1e-12, side="left")
+    hi = np.searchsorted(times, times + half + 1e-12, side="right")
+    csum = np.concatenate([[0.0], np.cumsum(v)])
+    return (csum[hi] - csum[lo]) / (hi - lo)
+
+
+def _label_points(s: np.ndarray, g: np.ndarray, scale: float, G: float, emergence_level: float) -> list[str]:
+    labels: list[str] = []
+    emerged = False
+    declined = False
+    for level, rate in zip(s, g):
+        if not emerged and level >= emergence_level * scale:
+            emerged = True
+        if rate < -G:
+            lab = "decline"
+            declined = True
+            emerged = True
+        elif not emerged:
+            lab = "emergence"
+        elif rate > G:
+            lab = "renewal" if declined else "growth"
+        else:
+            lab = "maturity"
+        labels.append(lab)
+    return labels
+
+
+def _runs(times: np.ndarray, labels: Sequence[str]) -> list[list]:
+    """[name, i_start, i_end_exclusive] runs of equal labels."""
+    runs: list[list] = []
+    for i, lab in enumerate(labels):
+        if runs and runs[-1][0] == lab:
+            runs[-1][2] = i + 1
+        else:
+            runs.append([lab, i, i + 1])
+    return runs
+
+
+def _span(times: np.ndarray, run: list) -> float:
+    end = times[run[2]] if run[2] < times.size else times[-1]
+    return float(end - times[run[1]])
+
+
+def _merge_short(times: np.ndarray, runs: list[list], min_duration: float) -> list[list]:
+    runs = [list(r) for r in runs]
+    while len(runs) > 1:
+        spans = [_span(times, r) for r in runs]
+        i = int(np.argmin(spans))
+        if spans[i] >= min_duration:
+            break
+        # merge into the longer neighbour
+        if i == 0:
+            j = 1
+        elif i == len(runs) - 1:
+            j = i - 1
+        else:
+            j = i - 1 if spans[i - 1] >= spans[i + 1] else i + 1
+        a, b = sorted((i, j))
+        name = runs[j][0]
+        runs[a:b + 1] = [[name, runs[a][1], runs[b][2]]]
+        # neighbours with the same name join
+        k = 0
+        while k < len(runs) - 1:
+            if runs[k][0] == runs[k + 1][0]:
+                runs[k:k + 2] = [[runs[k][0], runs[k][1], runs[k + 1][2]]]
+            else:
+                k += 1
+    return runs
+
+
+def _as_series(series: xr.DataArray | pd.Series) -> tuple[np.ndarray, np.ndarray, str]:
+    if isinstance(series, pd.Series):
+        return np.asarray(series.index, dtype=float), np.asarray(series.values, dtype=float), str(series.name)
+    if not isinstance(series, xr.DataArray):
+        raise StageError(f"stages() needs an xarray.DataArray or pandas.Series, got {type(series).__name__}")
+    name = str(series.name)
+    if series.ndim != 1 or "time" not in series.dims:
+        raise StageError(
+            f"stages() needs a 1-D series over 'time'; {name!r} has dims {series.dims}. "
+            "Select one scenario first, e.g. ds['firms'].sel(scenario='baseline'), or use stages_by_scenario()."
+        )
+    return np.asarray(series["time"].values, dtype=float), np.asarray(series.values, dtype=float), name
+
+
+def stages(
+    series: xr.DataArray | pd.Series,
+    *,
+    smooth: float | None = None,
+    growth_threshold: float = 0.02,
+    emergence_level: float = 0.10,
+    min_duration: float | None = None,
+    flat_tol: float = 0.01,
+) -> list[Stage]:
+    """Classify a trajectory into life-cycle stage intervals.
+
+    Parameters
+    ----------
+    series
+        1-D DataArray over ``time`` (or a pandas Series indexed by time).
+    smooth
+        Width of the centred moving average in time units (default 5 % of the
+        period, at least 3 saved points; 0 disables smoothing).
+    growth_threshold
+        ``G``: growth (decline) when the smoothed slope exceeds ``+G`` (is below
+        ``-G``) times the peak level per time unit.
+    emergence_level
+        Emergence lasts until the smoothed level first reaches this fraction of its peak.
+    min_duration
+        Shorter intervals are merged into a neighbour (default: twice *smooth*).
+    flat_tol
+        A series whose smoothed range is within ``flat_tol`` of its peak is one stage.
+
+    Returns
+    -------
+    list of Stage
+        Contiguous intervals covering the whole period, in time order.
+
+    Raises
+    ------
+    StageError
+        If the series is not 1-D over time, has fewer than 3 points, or holds NaN/inf.
+    """
+    times, v, name = _as_series(series)
+    if times.size < 3:
+        raise StageError(f"series {name!r} has {times.size} time point(s); stages need at least 3")
+    if not np.all(np.isfinite(v)):
+        raise StageError(f"series {name!r} holds NaN or infinite values; stages need finite values")
+    if np.any(np.diff(times) <= 0):
+        raise StageError(f"series {name!r}: time values must be strictly increasing")
+    span = float(times[-1] - times[0])
+    step = float(np.median(np.diff(times)))
+    if smooth is None:
+        smooth = max(0.05 * span, 2 * step)
+    if min_duration is None:
+        min_duration = 2 * smooth
+    s = _smooth(times, v, smooth)
+    scale = float(np.max(np.abs(s)))
+    t0, t1 = float(times[0]), float(times[-1])
+    if scale == 0.0:
+        return [Stage("emergence", t0, t1)]
+    if float(np.ptp(s)) <= flat_tol * scale:
+        return [Stage("maturity", t0, t1)]
+    g = np.gradient(s, times) / scale
+    labels = _label_points(s, g, scale, growth_threshold, emergence_level)
+    runs = _merge_short(times, _runs(times, labels), min_duration)
+    seen_decline = False
+    out: list[Stage] = []
+    for k, (lab, i0, i1) in enumerate(runs):
+        if lab == "renewal" and not seen_decline:
+            lab = "growth"
+        seen_decline |= lab == "decline"
+        start = float(times[i0])
+        end = float(times[runs[k + 1][1]]) if k + 1 < len(runs) else t1
+        if out and out[-1].name == lab:
+            out[-1] = Stage(lab, out[-1].start, end)
+        else:
+            out.append(Stage(lab, start, end))
+    return out
+
+
+def stage_at(stage_list: Sequence[Stage], t: float) -> str:
+    """Name of the stage containing time *t* (the later stage at a boundary)."""
+    for st in reversed(stage_list):
+        if st.start <= t:
+            return st.name
+    raise StageError(f"time {t} is before the first stage ({stage_list[0].start if stage_list else 'none'})")
+
+
+def stages_by_scenario(da: xr.DataArray, **kwargs) -> dict[str, list[Stage]]:
+    """Apply :func:`stages` to each scenario of a ``(scenario, time)`` DataArray.
+
+    Keyword arguments are passed to :func:`stages`.
+    """
+    if "scenario" not in da.dims:
+        return {str(da.name): stages(da, **kwargs)}
+    return {str(s): stages(da.sel(scenario=s), **kwargs) for s in da["scenario"].values}
+
+
+def stage_table(stage_map: dict[str, list[Stage]], variable: str = "") -> pd.DataFrame:
+    """Tidy table of stage intervals: columns scenario, variable, stage, start, end, duration."""
+    rows = [
+        {"scenario": sc, "variable": variable, "stage": st.name, "start": st.start, "end": st.end,
+         "duration": st.duration}
+        for sc, lst in stage_map.items()
+        for st in lst
+    ]
+    return pd.DataFrame(rows, columns=["scenario", "variable", "stage", "start", "end", "duration"])

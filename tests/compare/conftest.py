@@ -1,0 +1,55 @@
+"""Synthetic scenario results shaped like :func:`sdcluster.run_scenarios` output."""
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+import xarray as xr
+
+
+def make_results(times: np.ndarray | None = None) -> xr.Dataset:
+    """Three scenarios over 0..60 years: logistic firms, value added and public cost.
+
+    ``baseline`` has no policy; ``subsidy`` grows faster (higher rate) and costs
+    2 money/Year from year 5; ``platform`` reaches a higher level and costs 1 money/Year.
+    """
+    t = np.arange(0.0, 61.0) if times is None else np.asarray(times, dtype=float)
+    params = {"baseline": (100.0, 0.15, 0.0), "subsidy": (100.0, 0.25, 2.0), "platform": (140.0, 0.15, 1.0)}
+    names = list(params)
+    firms = np.array([k / (1 + (k / 5.0 - 1) * np.exp(-r * t)) for k, r, _ in params.values()])
+    cost = np.array([c * np.clip(t - 5.0, 0, None) for _, _, c in params.values()])
+    ds = xr.Dataset(
+        {
+            "firms": (("scenario", "time"), firms,
+                      {"units": "firm", "long_name": "Firms", "description": "Firms in the cluster."}),
+            "value_added": (("scenario", "time"), 0.5 * firms,
+                            {"units": "EUR/Year", "long_name": "Value added", "description": "Annual value added."}),
+            "cumulative_public_cost": (("scenario", "time"), cost,
+                                       {"units": "EUR", "long_name": "Cumulative public cost",
+                                        "description": "Public money spent so far."}),
+        },
+        coords={"scenario": names, "time": ("time", t, {"units": "Year"})},
+        attrs={
+            "model_file": "cluster_policy.mdl",
+            "model_sha256": "0" * 64,
+            "time_units": "Year",
+            "sdcluster_version": "0.1.0",
+            "pysd_version": "3.14.3",
+            "numpy_version": np.__version__,
+            "scenarios": json.dumps({
+                "baseline": {"description": "No intervention.", "parameters": {}, "policies": []},
+                "subsidy": {"description": "Entry subsidy <b>from</b> year 5 & on.", "parameters": {},
+                            "policies": [{"parameter": "entry subsidy", "shape": "step", "start": 5, "amount": 2.0}]},
+                "platform": {"description": "Common technology platform.", "parameters": {"platform capacity": 1.4},
+                             "policies": [{"parameter": "platform budget", "shape": "step", "start": 5,
+                                           "amount": 1.0}]},
+            }),
+        },
+    )
+    return ds
+
+
+@pytest.fixture
+def results() -> xr.Dataset:
+    return make_results()
