@@ -1,0 +1,272 @@
+"""The integration loop sdcluster runs PySD models with.
+
+PySD's translated module holds the model equations as Python functions and its
+stateful objects (INTEG, SMOOTH, DELAY...). :class:`Engine` drives them with
+the same Euler scheme as :meth:`pysd.py_backend.model.Model.run` — same order
+of derivative evaluation and state updates, same time bookkeeping (PySD's own
+:class:`~pysd.py_backend.components.Time` object), so the numbers are PySD's —
+with three differences:
+
+1. lookups are evaluated with NumPy (:mod:`sdcluster.fastlookup`);
+2. results are collected straight into NumPy arrays (no per-step DataFrame);
+3. parameters may be NumPy arrays of shape ``(N,)``: the whole model is then
+   evaluated for *N* parameter sets at once (the vectorised ensemble path).
+   PySD's scalar-only helpers (``if_then_else``, ``xidz``, ``zidz``,
+   ``pulse``) are replaced in the model's namespace by versions that accept
+   arrays and defer to PySD's own function for scalar arguments.
+
+Before every run the module's components, dependency graph and cache
+bookkeeping are restored from a snapshot taken at load time, so no parameter
+or state of a previous run leaks into the next.
+"""
+from __future__ import annotations
+
+import copy
+import logging
+import warnings
+from dataclasses import dataclass
+from typing import Any, Callable, Mapping, Sequence
+
+import numpy as np
+from pysd.py_backend import functions as pysd_functions
+from pysd.py_backend import statefuls as pysd_statefuls
+from pysd.py_backend.lookups import HardcodedLookups
+
+from . import fastlookup
+from .errors import RunError
+
+log = logging.getLogger(__name__)
+
+SMALL = pysd_functions.SMALL_VENSIM
+
+
+# ---------------------------------------------------------------------------
+# Array-aware replacements for PySD's scalar-only helper functions
+# ---------------------------------------------------------------------------
+def _is_array(*values: Any) -> bool:
+    return any(isinstance(v, np.ndarray) and v.ndim > 0 for v in values)
+
+
+def if_then_else(condition: Any, val_if_true: Callable, val_if_false: Callable) -> Any:
+    """PySD's ``if_then_else``, element-wise when *condition* is an array."""
+    if _is_array(condition):
+        if condition.all():
+            return val_if_true()
+        if not condition.any():
+            return val_if_false()
+        with np.errstate(all="ignore"):
+            return np.where(condition, val_if_true(), val_if_false())
+    return pysd_functions.if_then_else(condition, val_if_true, val_if_false)
+
+
+def xidz(numerator: Any, denominator: Any, x: Any) -> Any:
+    """PySD's ``xidz``, element-wise for array denominators."""
+    if _is_array(denominator):
+        with np.errstate(all="ignore"):
+            return np.where(np.abs(denominator) < SMALL, x, numerator / denominator)
+    return pysd_functions.xidz(numerator, denominator, x)
+
+
+def zidz(numerator: Any, denominator: Any) -> Any:
+    """PySD's ``zidz``, element-wise for array denominators."""
+    if _is_array(denominator):
+        with np.errstate(all="ignore"):
+            return np.where(np.abs(denominator) < SMALL, 0.0, numerator / denominator)
+    return pysd_functions.zidz(numerator, denominator)
+
+
+def pulse(time: Any, start: Any, repeat_time: Any = 0, width: Any = None,
+          magnitude: Any = None, end: Any = None) -> Any:
+    """PySD's ``pulse`` (Vensim PULSE/PULSE TRAIN, XMILE PULSE), element-wise for arrays."""
+    if not _is_array(start, repeat_time, width, magnitude, end):
+        return pysd_functions.pulse(time, start, repeat_time, width, magnitude, end)
+    t = time()
+    width = 0.5 * time.time_step() if width is None else width
+    out = magnitude / time.time_step() if magnitude is not None else 1
+    repeat = np.asarray(repeat_time)
+    single = (start - SMALL <= t) & (t < start + width)
+    with np.errstate(all="ignore"):
+        in_train = (start <= t) & (True if end is None else t < end)
+        train = in_train & (np.fmod(t - start + SMALL, np.where(repeat == 0, 1.0, repeat)) < width)
+    return np.where(np.where(repeat == 0, single, train), out, 0 * np.asarray(out))
+
+
+#: PySD runtime names the vectorised path replaces, and what replaces them.
+VECTOR_FUNCTIONS: dict[str, Callable] = {
+    "if_then_else": if_then_else,
+    "xidz": xidz,
+    "zidz": zidz,
+    "pulse": pulse,
+}
+
+#: PySD runtime names that already work element-wise on arrays.
+ARRAY_SAFE = {"step", "ramp", "integer", "modulo", "quantum", "Integ", "NonNegativeInteg", "Smooth",
+              "Delay", "DelayN", "Trend", "Forecast", "Initial", "HardcodedLookups", "Component",
+              "np", "Path"}
+
+#: Stateful classes whose arithmetic is element-wise (checked at load time).
+ARRAY_SAFE_STATEFULS = (pysd_statefuls.Integ, pysd_statefuls.Smooth, pysd_statefuls.Delay,
+                        pysd_statefuls.DelayN, pysd_statefuls.Trend, pysd_statefuls.Forecast,
+                        pysd_statefuls.Initial)
+
+
+@dataclass
+class RunSettings:
+    """Resolved time settings of one run."""
+
+    initial_time: float
+    final_time: float
+    time_step: float
+    saveper: float
+
+
+class Engine:
+    """Drives one loaded PySD model (see module docstring)."""
+
+    def __init__(self, pysd_model: Any):
+        self.pysd = pysd_model
+        self.module = pysd_model.components._components
+        self.fast_lookups = fastlookup.install(self.module, HardcodedLookups)
+        for name, func in VECTOR_FUNCTIONS.items():
+            if name in vars(self.module):
+                setattr(self.module, name, func)
+        self.vector_blockers = self._find_vector_blockers()
+        names = set(pysd_model._namespace.values())
+        self._pristine_components = {n: getattr(self.module, n) for n in names if hasattr(self.module, n)}
+        self._pristine_dependencies = copy.deepcopy(pysd_model._dependencies)
+        self._pristine_cached = set(pysd_model.cache.cached_funcs)
+        self._control_vars = dict(pysd_model.components._control_vars)
+
+    # -- capability ---------------------------------------------------------
+    def _find_vector_blockers(self) -> list[str]:
+        """Why this model cannot take array parameters (empty list if it can)."""
+        reasons = []
+        if self.pysd.subscripts:
+            reasons.append("subscripted variables")
+        for name, obj in vars(self.module).items():
+            if isinstance(obj, pysd_statefuls.Stateful) and not isinstance(obj, ARRAY_SAFE_STATEFULS):
+                reasons.append(f"{type(obj).__name__} (in {name})")
+        for name, obj in vars(self.module).items():
+            mod = getattr(obj, "__module__", "") or ""
+            if (mod.startswith("pysd.") and callable(obj) and name not in ARRAY_SAFE
+                    and name not in VECTOR_FUNCTIONS and not name.startswith("_")
+                    and getattr(obj, "__name__", name) not in VECTOR_FUNCTIONS):
+                reasons.append(f"function {name}")
+        return sorted(set(reasons))
+
+    @property
+    def vectorisable(self) -> bool:
+        """True when the model can run many parameter sets in one pass."""
+        return not self.vector_blockers
+
+    # -- state handling -----------------------------------------------------
+    def reset(self) -> None:
+        """Restore the model's equations, dependency graph and time settings as loaded."""
+        model = self.pysd
+        for name, func in self._pristine_components.items():
+            setattr(self.module, name, func)
+        model._dependencies = copy.deepcopy(self._pristine_dependencies)
+        model.cache.cached_funcs = set(self._pristine_cached)
+        model._constant_funcs = set()
+        model._components_setter_tracker = {}
+        model.cache.clean()
+        model.time._set_control_vars(**self._control_vars)
+        model.time.stage = "Load"
+
+    def default_settings(self) -> RunSettings:
+        """The model file's own time settings."""
+        self.reset()
+        t = self.pysd.time
+        t.set_control_vars(initial_time=self._control_vars["initial_time"])
+        return RunSettings(float(t.initial_time()), float(t.final_time()), float(t.time_step()),
+                           float(t.saveper()))
+
+    # -- running ------------------------------------------------------------
+    def run(self, params: Mapping[str, Any], settings: RunSettings, outputs: Sequence[str],
+            progress: Callable[[int], None] | None = None) -> tuple[np.ndarray, dict[str, np.ndarray]]:
+        """Run once; return saved times and ``{py_name: array}``.
+
+        Each array has shape ``(T,)`` for scalar parameters or ``(T, N)`` when
+        any parameter is an array of length ``N``.
+
+        Parameters
+        ----------
+        params
+            ``{py_name: value}`` where value is a number, an array of shape
+            ``(N,)``, or a callable of model time ``f(t) -> value``.
+        settings
+            Time settings of the run.
+        outputs
+            Python names of the variables to record.
+        progress
+            Called with the number of steps done since the last call.
+        """
+        model = self.pysd
+        self.reset()
+        components = {}
+        for name, value in params.items():
+            components[name] = _as_component(value, model.time)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            model._config_simulation(
+                components or None, list(outputs) or None, None, (settings.initial_time, {}),
+                settings.final_time, settings.time_step, settings.saveper, True, progress=False)
+        time = model.time
+        dyn = model._dynamicstateful_elements
+        getters = [getattr(self.module, name) for name in outputs]
+        times: list[float] = []
+        rows: list[list[Any]] = []
+        dt = time.time_step()
+        steps = 0
+        with np.errstate(divide="ignore", invalid="ignore", over="ignore"), warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            while time.in_bounds():
+                if time.in_return():
+                    times.append(time.round())
+                    rows.append([g() for g in getters])
+                ddts = [c.ddt() for c in dyn]
+                for c, d in zip(dyn, ddts):
+                    c.update(c.state + d * dt)
+                time.update(time() + dt)
+                model.clean_caches()
+                steps += 1
+                if progress is not None and steps % 64 == 0:
+                    progress(64)
+            if time.in_return():
+                times.append(time.round())
+                rows.append([g() for g in getters])
+        if progress is not None:
+            progress(steps % 64)
+        n = _batch_size(params)
+        out = {}
+        for j, name in enumerate(outputs):
+            col = [r[j] for r in rows]
+            if n is None:
+                arr = np.array([_scalar(v, name) for v in col], dtype=float)
+            else:
+                arr = np.stack([np.broadcast_to(np.asarray(v, dtype=float), (n,)) for v in col])
+            out[name] = arr
+        return np.asarray(times, dtype=float), out
+
+
+def _as_component(value: Any, time: Any) -> Any:
+    """Turn a parameter value into what PySD's ``set_components`` accepts."""
+    if callable(value):
+        return lambda f=value: f(time())
+    if isinstance(value, np.ndarray) and value.ndim > 0:
+        return lambda a=value: a
+    return value
+
+
+def _batch_size(params: Mapping[str, Any]) -> int | None:
+    sizes = {len(v) for v in params.values() if isinstance(v, np.ndarray) and v.ndim > 0}
+    if len(sizes) > 1:
+        raise RunError(f"parameter arrays have different lengths {sorted(sizes)}; all must have the same")
+    return sizes.pop() if sizes else None
+
+
+def _scalar(value: Any, name: str) -> float:
+    try:
+        return float(value)
+    except (TypeError, ValueError):
+        raise RunError(f"output {name!r} is not a scalar (subscripted variables cannot be collected yet)") from None
