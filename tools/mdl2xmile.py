@@ -101,6 +101,8 @@ def convert(mdl: Path, layout: bool) -> Path:
         xscale = xpts.getparent().find(f"{{{NS}}}xscale")
         if xscale is not None:
             xpts.getparent().remove(xscale)
+    for ref in list(root.iter(f"{{{NS}}}inflow")) + list(root.iter(f"{{{NS}}}outflow")):
+        ref.text = canonical(ref.text or "")  # PySD parses these as expressions
     for var in variables:
         eqn = var.find(f"{{{NS}}}eqn")
         if eqn is not None and eqn.text:
