@@ -1,0 +1,779 @@
+"""Prove that a PySD translation contains only what a model translation can contain.
+
+PySD turns a Vensim/XMILE model into a Python module by pasting text from the
+model file (comments, units, names, lookup and data arguments, macro and
+subscript names) into Python source. A hostile model can close a string early
+and append its own code. Before sdcluster imports a translated module it parses
+the module (never executes it) and walks its syntax tree against an
+**allow-list** of the shapes PySD 3.14 generates:
+
+* module level: the header docstring and imports (``pathlib.Path``, NumPy,
+  xarray, ``scipy.stats`` and a fixed set of ``pysd.py_backend`` names), the
+  fixed preamble (``__data``, ``_root``, ``component``, ``_control_vars``,
+  literal ``_subscript_dict``/``_params``), component functions and the
+  stateful/lookup/external/macro objects they use;
+* component functions: one ``@component.add(...)`` decorator whose arguments
+  are literals, an optional constant docstring, and ``value``-assignments and a
+  ``return``;
+* expressions: arithmetic, comparisons, ``lambda:``, literals, subscripts,
+  calls of names defined by the module or imported from the allow-list, and a
+  fixed set of attributes (``np.exp``, ``.loc``, ``.values``, ``.rename``...).
+
+Anything else (``import os``, ``__import__``, ``eval``, ``open``, dunder
+attributes, f-strings, comprehensions, extra statements...) is refused with an
+:class:`~sdcluster.errors.UnsafeModelError` naming the model file, the variable
+and the model-file field the offending code came from.
+"""
+from __future__ import annotations
+
+import ast
+import builtins
+import logging
+import re
+import threading
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Iterable, Iterator, Optional, Union
+
+from .errors import UnsafeModelError
+
+__all__ = ["check_translated_source", "check_translated_file", "guarded_translation"]
+
+log = logging.getLogger(__name__)
+
+# ---------------------------------------------------------------------------
+# Allow-lists (PySD 3.14.3, pysd/builders/python/)
+# ---------------------------------------------------------------------------
+
+#: names importable from ``pysd.py_backend.<module>`` (see ImportsManager and
+#: python_functions.functionspace). ``utils.load_modules`` (split views, uses
+#: ``exec``) is deliberately absent.
+PYSD_IMPORTS: dict[str, frozenset[str]] = {
+    "functions": frozenset({
+        "active_initial", "get_time_value", "if_then_else", "incomplete",
+        "integer", "invert_matrix", "modulo", "not_implemented_function",
+        "prod", "pulse", "quantum", "ramp", "step", "sum", "vector_rank",
+        "vector_reorder", "vector_select", "vector_sort_order", "vmax", "vmin",
+        "xidz", "zidz",
+    }),
+    "statefuls": frozenset({
+        "Delay", "DelayFixed", "DelayN", "Forecast", "Initial", "Integ",
+        "NonNegativeInteg", "SampleIfTrue", "Smooth", "Trend",
+    }),
+    "external": frozenset({"ExtConstant", "ExtData", "ExtLookup"}),
+    "data": frozenset({"TabData"}),
+    "lookups": frozenset({"HardcodedLookups"}),
+    "allocation": frozenset({"allocate_available", "allocate_by_priority"}),
+    "model": frozenset({"Macro"}),
+}
+
+#: third-party imports: ``import numpy as np``, ``import xarray as xr``,
+#: ``from scipy import stats``.
+PLAIN_IMPORTS = {"numpy": "np", "xarray": "xr"}
+FROM_IMPORTS = {"scipy": frozenset({"stats"}), "pathlib": frozenset({"Path"}),
+                "pysd": frozenset({"Component"})}
+
+#: dotted names reachable from the imported modules.
+MODULE_ATTRIBUTES = frozenset({
+    "np.abs", "np.all", "np.arange", "np.arccos", "np.arcsin", "np.arctan",
+    "np.array", "np.cos", "np.cosh", "np.empty", "np.exp", "np.full", "np.inf",
+    "np.interp", "np.isnan", "np.linalg.inv", "np.linspace", "np.log",
+    "np.logical_and", "np.logical_not", "np.logical_or", "np.max",
+    "np.maximum", "np.min", "np.minimum", "np.moveaxis", "np.nan", "np.pi",
+    "np.power", "np.prod", "np.random.uniform", "np.sin", "np.sinh", "np.sqrt",
+    "np.squeeze", "np.sum", "np.tan", "np.tanh", "np.tile",
+    "xr.DataArray", "xr.ones_like", "xr.zeros_like",
+    "stats.truncexpon.rvs", "stats.truncnorm.rvs",
+})
+#: prefixes of MODULE_ATTRIBUTES that may appear as intermediate nodes.
+_MODULE_PREFIXES = frozenset(
+    ".".join(name.split(".")[:i])
+    for name in MODULE_ATTRIBUTES for i in range(1, name.count(".") + 1))
+
+#: attributes allowed on values (DataArrays, the time object).
+VALUE_ATTRIBUTES = frozenset({
+    "loc", "values", "rename", "transpose", "expand_dims", "reset_coords",
+    "stage", "initial_time", "final_time", "time_step", "saveper",
+})
+
+#: builtins a translation calls.
+SAFE_BUILTINS = frozenset({"bool", "float", "int", "len"})
+
+#: callables that build the module-level objects, with the model-file field
+#: their arguments come from.
+OBJECT_FIELDS = {
+    "Integ": "equation", "NonNegativeInteg": "equation", "Smooth": "equation",
+    "Delay": "equation", "DelayN": "equation", "DelayFixed": "equation",
+    "Trend": "equation", "Forecast": "equation", "Initial": "equation",
+    "SampleIfTrue": "equation",
+    "HardcodedLookups": "lookup",
+    "ExtData": "data-file arguments (file, tab, cell)",
+    "ExtLookup": "lookup data-file arguments (file, tab, cell)",
+    "ExtConstant": "data-file arguments (file, tab, cell)",
+    "TabData": "name",
+    "Macro": "macro",
+}
+
+#: decorator keywords and the model-file field each comes from.
+DECORATOR_FIELDS = {
+    "name": "name", "units": "units", "limits": "units (range)",
+    "subscripts": "subscript", "comp_type": "equation",
+    "comp_subtype": "equation", "depends_on": "name", "other_deps": "name",
+}
+
+#: local variables a component function may assign.
+FUNCTION_LOCALS = frozenset({"value", "def_subs", "except_subs"})
+#: parameters a component function may take (lookups: ``x, final_subs=None``).
+FUNCTION_ARGS = frozenset({"x", "final_subs"})
+
+_MACRO_FILE = re.compile(r"^[^\W\d]\w*\.py$")
+_PREAMBLE = frozenset({"__pysd_version__", "__data", "_root", "component",
+                       "_params", "_subscript_dict", "_control_vars"})
+_BUILTIN_NAMES = frozenset(dir(builtins))
+
+
+@dataclass
+class _Where:
+    """Where a node came from: the variable and the field of the model file."""
+
+    variable: Optional[str]
+    field: str
+
+
+class _Refusal(Exception):
+    def __init__(self, node: ast.AST, what: str, where: _Where):
+        super().__init__(what)
+        self.node, self.what, self.where = node, what, where
+
+
+def _dotted(node: ast.AST) -> Optional[str]:
+    """``np.random.uniform`` for an Attribute chain on a Name, else None."""
+    parts = []
+    while isinstance(node, ast.Attribute):
+        parts.append(node.attr)
+        node = node.value
+    if isinstance(node, ast.Name):
+        parts.append(node.id)
+        return ".".join(reversed(parts))
+    return None
+
+
+def _describe(node: ast.AST, source: str) -> str:
+    seg = ast.get_source_segment(source, node) or ast.dump(node)[:80]
+    seg = " ".join(seg.split())
+    return seg if len(seg) <= 120 else seg[:117] + "..."
+
+
+class _Checker:
+    """One pass over a translated module; raises _Refusal at the first offence."""
+
+    def __init__(self, tree: ast.Module, source: str):
+        self.tree, self.source = tree, source
+        self.module_names: set[str] = set()
+        self.macro_files: list[str] = []
+        self.macro_params: set[str] = set()
+
+    # -- module --------------------------------------------------------
+    def run(self) -> list[str]:
+        body = list(self.tree.body)
+        self._collect_names(body)
+        where = _Where(None, "model header")
+        for index, stmt in enumerate(body):
+            if isinstance(stmt, ast.FunctionDef):
+                where = _Where(self._component_name(stmt), "equation")
+                self._function(stmt)
+            elif index == 0 and _is_docstring(stmt):
+                continue
+            else:
+                self._module_statement(stmt, where)
+        return self.macro_files
+
+    def _collect_names(self, body: list[ast.stmt]) -> None:
+        for stmt in body:
+            if isinstance(stmt, ast.FunctionDef):
+                self.module_names.add(stmt.name)
+            elif isinstance(stmt, ast.Assign):
+                for target in stmt.targets:
+                    if isinstance(target, ast.Name):
+                        self.module_names.add(target.id)
+                if (len(stmt.targets) == 1 and isinstance(stmt.targets[0], ast.Name)
+                        and stmt.targets[0].id == "_params"):
+                    try:
+                        params = ast.literal_eval(stmt.value)
+                    except ValueError:
+                        params = {}
+                    if isinstance(params, dict):
+                        self.macro_params |= {v for v in params.values()
+                                              if isinstance(v, str) and v.isidentifier()}
+            elif isinstance(stmt, (ast.Import, ast.ImportFrom)):
+                for alias in stmt.names:
+                    self.module_names.add(alias.asname or alias.name)
+
+    def _module_statement(self, stmt: ast.stmt, where: _Where) -> None:
+        if isinstance(stmt, (ast.Import, ast.ImportFrom)):
+            return self._import(stmt, _Where(where.variable, "model header"))
+        if isinstance(stmt, ast.Assign):
+            return self._module_assign(stmt, where)
+        if (isinstance(stmt, ast.Expr) and isinstance(stmt.value, ast.Call)
+                and isinstance(stmt.value.func, ast.Attribute)
+                and stmt.value.func.attr == "add"
+                and isinstance(stmt.value.func.value, ast.Name)
+                and stmt.value.func.value.id in self.module_names
+                and stmt.value.func.value.id.startswith("_")):
+            # ``_ext_data_x.add(...)`` / ``_hardcodedlookup_x.add(...)``
+            field = "data-file arguments (file, tab, cell) or lookup"
+            return self._call_args(stmt.value, _Where(where.variable, field))
+        raise _Refusal(stmt, f"a module-level statement of type "
+                       f"{type(stmt).__name__} that no translation contains",
+                       _Where(where.variable, _guess_field(stmt, where)))
+
+    def _import(self, stmt: Union[ast.Import, ast.ImportFrom], where: _Where) -> None:
+        if isinstance(stmt, ast.Import):
+            for alias in stmt.names:
+                if PLAIN_IMPORTS.get(alias.name) != alias.asname:
+                    raise _Refusal(stmt, f"import of module {alias.name!r}", where)
+            return
+        module = stmt.module or ""
+        if stmt.level:
+            raise _Refusal(stmt, "a relative import", where)
+        if module.startswith("pysd.py_backend."):
+            allowed = PYSD_IMPORTS.get(module.rsplit(".", 1)[1], frozenset())
+        else:
+            allowed = FROM_IMPORTS.get(module, frozenset())
+        for alias in stmt.names:
+            if alias.name not in allowed or alias.asname not in (None, alias.name):
+                raise _Refusal(stmt, f"import of {alias.name!r} from {module!r}", where)
+
+    def _module_assign(self, stmt: ast.Assign, where: _Where) -> None:
+        if len(stmt.targets) != 1 or not isinstance(stmt.targets[0], ast.Name):
+            raise _Refusal(stmt, "an assignment to something other than a plain "
+                           "module-level name", _Where(where.variable, _guess_field(stmt, where)))
+        name, value = stmt.targets[0].id, stmt.value
+        if name == "__pysd_version__":
+            return self._literal(value, str, where)
+        if name == "__data":
+            if ast.dump(value) != ast.dump(ast.parse(
+                    '{"scope": None, "time": lambda: 0}', mode="eval").body):
+                raise _Refusal(stmt, "a changed '__data' preamble", where)
+            return None
+        if name == "_root":
+            if ast.dump(value) != ast.dump(ast.parse(
+                    "Path(__file__).parent", mode="eval").body):
+                raise _Refusal(stmt, "a changed '_root' preamble", where)
+            return None
+        if name == "component":
+            if ast.dump(value) != ast.dump(ast.parse("Component()", mode="eval").body):
+                raise _Refusal(stmt, "a changed 'component' preamble", where)
+            return None
+        if name == "_subscript_dict":
+            return self._literal(value, dict, _Where(None, "subscript range"))
+        if name == "_params":
+            return self._literal(value, dict, _Where(None, "macro parameters"))
+        if name == "_control_vars":
+            if not isinstance(value, ast.Dict):
+                raise _Refusal(stmt, "a changed '_control_vars' preamble", where)
+            return self._expr(value, set(), _Where("control variables", "equation"))
+        if name.startswith("__") or name in _PREAMBLE:
+            raise _Refusal(stmt, f"an assignment to reserved name {name!r}", where)
+        # a stateful / lookup / external / macro object
+        if not (isinstance(value, ast.Call) and isinstance(value.func, ast.Name)
+                and value.func.id in OBJECT_FIELDS):
+            raise _Refusal(stmt, f"module-level object {name!r} built by "
+                           f"{_describe(value, self.source)!r}",
+                           _Where(where.variable, _guess_field(stmt, where)))
+        sub = _Where(where.variable, OBJECT_FIELDS[value.func.id])
+        if value.func.id == "Macro":
+            self._macro_path(value, sub)
+            value = ast.Call(func=value.func, args=value.args[1:], keywords=value.keywords)
+        self._call_args(value, sub)
+
+    def _macro_path(self, call: ast.Call, where: _Where) -> None:
+        first = call.args[0] if call.args else None
+        ok = (isinstance(first, ast.Call) and isinstance(first.func, ast.Attribute)
+              and first.func.attr == "joinpath"
+              and isinstance(first.func.value, ast.Name) and first.func.value.id == "_root"
+              and len(first.args) == 1 and not first.keywords
+              and isinstance(first.args[0], ast.Constant)
+              and isinstance(first.args[0].value, str)
+              and _MACRO_FILE.match(first.args[0].value))
+        if not ok:
+            raise _Refusal(call, "a macro whose file is not a plain '<name>.py' "
+                           "next to the model", where)
+        self.macro_files.append(first.args[0].value)  # type: ignore[union-attr]
+
+    def _literal(self, node: ast.expr, kind: type, where: _Where) -> None:
+        try:
+            value = ast.literal_eval(node)
+        except (ValueError, TypeError, SyntaxError, MemoryError, RecursionError):
+            raise _Refusal(node, "a non-literal value where a translation "
+                           "writes a constant", where) from None
+        if not isinstance(value, kind):
+            raise _Refusal(node, f"a {type(value).__name__} where a translation "
+                           f"writes a {kind.__name__}", where)
+
+    # -- component functions -------------------------------------------
+    def _component_name(self, func: ast.FunctionDef) -> str:
+        for deco in func.decorator_list:
+            if isinstance(deco, ast.Call):
+                for kw in deco.keywords:
+                    if (kw.arg == "name" and isinstance(kw.value, ast.Constant)
+                            and isinstance(kw.value.value, str)):
+                        return kw.value.value
+        return func.name
+
+    def _function(self, func: ast.FunctionDef) -> None:
+        variable = self._component_name(func)
+        where = _Where(variable, "equation")
+        if func.name.startswith("__") or func.name in _PREAMBLE:
+            raise _Refusal(func, f"a function named {func.name!r}", _Where(variable, "name"))
+        if func.name == "_init_outer_references" and not func.decorator_list:
+            expected = ast.parse("def _init_outer_references(data):\n"
+                                 "    for key in data:\n"
+                                 "        __data[key] = data[key]\n").body[0]
+            if ast.dump(func) != ast.dump(expected):
+                raise _Refusal(func, "a changed '_init_outer_references'", where)
+            return
+        if func.returns is not None or func.type_comment:
+            raise _Refusal(func, "an annotated function", where)
+        self._decorators(func, variable)
+        args = func.args
+        params = [a.arg for a in args.args]
+        if (args.posonlyargs or args.kwonlyargs or args.vararg or args.kwarg
+                or not set(params) <= FUNCTION_ARGS
+                or any(a.annotation is not None for a in args.args)
+                or any(not (isinstance(d, ast.Constant) and d.value is None)
+                       for d in args.defaults)):
+            raise _Refusal(func, f"a function signature ({_describe(args, self.source)}) "
+                           "that no translation writes", _Where(variable, "name"))
+        body = list(func.body)
+        if body and _is_docstring(body[0]):
+            body = body[1:]
+        comment = _Where(variable, "comment (documentation)")
+        local_names = set(params)
+        for position, stmt in enumerate(body):
+            if isinstance(stmt, ast.Expr):
+                # only a docstring can be a bare expression: text that broke
+                # out of the comment's triple quotes
+                raise _Refusal(stmt, f"code {_describe(stmt, self.source)!r} "
+                               "outside the docstring", comment)
+            if isinstance(stmt, ast.Return):
+                if position != len(body) - 1 or stmt.value is None:
+                    raise _Refusal(stmt, "a 'return' that is not the last statement",
+                                   _Where(variable, _body_field(body, position)))
+                self._expr(stmt.value, local_names, where)
+            elif isinstance(stmt, ast.Assign):
+                self._local_assign(stmt, local_names,
+                                   _Where(variable, _body_field(body, position)))
+            else:
+                raise _Refusal(stmt, f"a {type(stmt).__name__} statement "
+                               f"({_describe(stmt, self.source)!r}) inside a "
+                               "component function",
+                               _Where(variable, _body_field(body, position)))
+        if not body or not isinstance(body[-1], ast.Return):
+            raise _Refusal(func, "a component function without a final 'return'", where)
+
+    def _decorators(self, func: ast.FunctionDef, variable: str) -> None:
+        decos = func.decorator_list
+        if len(decos) != 1:
+            raise _Refusal(func, f"{len(decos)} decorators on function {func.name!r}",
+                           _Where(variable, "name"))
+        deco = decos[0]
+        if not (isinstance(deco, ast.Call) and _dotted(deco.func) == "component.add"
+                and not deco.args):
+            raise _Refusal(deco, f"decorator {_describe(deco, self.source)!r}",
+                           _Where(variable, "name"))
+        seen = set()
+        for kw in deco.keywords:
+            field = DECORATOR_FIELDS.get(kw.arg or "")
+            if field is None or kw.arg in seen:
+                raise _Refusal(kw, f"decorator argument {kw.arg!r}",
+                               _Where(variable, _guess_decorator(kw)))
+            seen.add(kw.arg)
+            where = _Where(variable, field)
+            if kw.arg == "limits":
+                self._limits(kw.value, where)
+            elif kw.arg in ("name", "units", "comp_type", "comp_subtype"):
+                self._literal(kw.value, str, where)
+            elif kw.arg == "subscripts":
+                self._literal(kw.value, list, where)
+            else:
+                self._literal(kw.value, dict, where)
+        if "name" not in seen:
+            raise _Refusal(deco, "a component without a name", _Where(variable, "name"))
+
+    def _limits(self, node: ast.expr, where: _Where) -> None:
+        if not isinstance(node, ast.Tuple):
+            raise _Refusal(node, "limits that are not a tuple", where)
+        for elt in node.elts:
+            inner = elt.operand if (isinstance(elt, ast.UnaryOp)
+                                    and isinstance(elt.op, ast.USub)) else elt
+            if isinstance(inner, ast.Constant) and type(inner.value) in (int, float):
+                continue
+            if _dotted(inner) in ("np.nan", "np.inf"):
+                continue
+            raise _Refusal(elt, f"limit {_describe(elt, self.source)!r}", where)
+
+    def _local_assign(self, stmt: ast.Assign, local_names: set[str], where: _Where) -> None:
+        if len(stmt.targets) != 1:
+            raise _Refusal(stmt, "a chained assignment", where)
+        target = stmt.targets[0]
+        if isinstance(target, ast.Name) and target.id in FUNCTION_LOCALS:
+            self._expr(stmt.value, local_names, where)
+            local_names.add(target.id)
+            return
+        if (isinstance(target, ast.Subscript) and isinstance(target.value, ast.Attribute)
+                and target.value.attr in ("loc", "values")
+                and isinstance(target.value.value, ast.Name)
+                and target.value.value.id in FUNCTION_LOCALS
+                and target.value.value.id in local_names):
+            self._expr(target.slice, local_names, where)
+            self._expr(stmt.value, local_names, where)
+            return
+        raise _Refusal(stmt, f"assignment to {_describe(target, self.source)!r}", where)
+
+    # -- expressions ---------------------------------------------------
+    def _call_args(self, call: ast.Call, where: _Where, local_names: Iterable[str] = ()) -> None:
+        for arg in call.args:
+            self._expr(arg, set(local_names), where)
+        for kw in call.keywords:
+            if kw.arg is None:
+                raise _Refusal(kw, "'**' argument unpacking", where)
+            self._expr(kw.value, set(local_names), where)
+
+    def _name_ok(self, name: str, local_names: set[str]) -> bool:
+        if name in ("Path", "component", "__file__"):
+            return False  # only inside the fixed preamble
+        if name == "__data":
+            return True
+        if name.startswith("__"):
+            return False
+        if name in local_names or name in self.module_names:
+            return True
+        if name in SAFE_BUILTINS:
+            return True
+        # macro parameters become components of the macro module at run time
+        return name in self.macro_params and name not in _BUILTIN_NAMES
+
+    def _expr(self, node: ast.AST, local_names: set[str], where: _Where) -> None:
+        if isinstance(node, ast.Constant):
+            if isinstance(node.value, (bytes, type(Ellipsis))):
+                raise _Refusal(node, f"constant {node.value!r}", where)
+            return
+        if isinstance(node, ast.Name):
+            if not isinstance(node.ctx, ast.Load) or not self._name_ok(node.id, local_names):
+                raise _Refusal(node, f"name {node.id!r}", where)
+            return
+        if isinstance(node, ast.Attribute):
+            dotted = _dotted(node)
+            root = dotted.split(".", 1)[0] if dotted else None
+            if root in ("np", "xr", "stats") and root in self.module_names:
+                if dotted in MODULE_ATTRIBUTES or dotted in _MODULE_PREFIXES:
+                    return
+                raise _Refusal(node, f"attribute {dotted!r}", where)
+            if node.attr.startswith("_") or node.attr not in VALUE_ATTRIBUTES:
+                raise _Refusal(node, f"attribute {node.attr!r}", where)
+            return self._expr(node.value, local_names, where)
+        if isinstance(node, ast.Call):
+            self._expr(node.func, local_names, where)
+            return self._call_args(node, where, local_names)
+        if isinstance(node, ast.Lambda):
+            a = node.args
+            if (a.posonlyargs or a.args or a.kwonlyargs or a.vararg or a.kwarg):
+                raise _Refusal(node, "a lambda with parameters", where)
+            return self._expr(node.body, local_names, where)
+        if isinstance(node, ast.Dict):
+            if any(k is None for k in node.keys):
+                raise _Refusal(node, "'**' dict unpacking", where)
+            for child in list(node.keys) + list(node.values):
+                self._expr(child, local_names, where)
+            return
+        if isinstance(node, (ast.BinOp, ast.UnaryOp, ast.BoolOp, ast.Compare, ast.IfExp,
+                             ast.List, ast.Tuple, ast.Set, ast.Subscript, ast.Slice)):
+            if isinstance(node, (ast.List, ast.Tuple, ast.Subscript)) and \
+                    not isinstance(node.ctx, ast.Load):
+                raise _Refusal(node, "an assignment inside an expression", where)
+            for child in ast.iter_child_nodes(node):
+                if isinstance(child, (ast.operator, ast.unaryop, ast.boolop,
+                                      ast.cmpop, ast.expr_context)):
+                    continue
+                self._expr(child, local_names, where)
+            return
+        raise _Refusal(node, f"a {type(node).__name__} expression "
+                       f"({_describe(node, self.source)!r})", where)
+
+
+def _is_docstring(stmt: ast.stmt) -> bool:
+    return (isinstance(stmt, ast.Expr) and isinstance(stmt.value, ast.Constant)
+            and isinstance(stmt.value.value, str))
+
+
+def _body_field(body: list[ast.stmt], position: int) -> str:
+    """Field of a function-body statement: code before a stray string came from the comment."""
+    later = body[position + 1:]
+    if any(isinstance(s, ast.Expr) for s in later):
+        return "comment (documentation)"
+    return "equation"
+
+
+def _guess_field(stmt: ast.stmt, where: _Where) -> str:
+    if where.variable is None:
+        return "model header"
+    return "comment, name or data-file arguments"
+
+
+def _guess_decorator(kw: ast.keyword) -> str:
+    return "name or units"
+
+
+# ---------------------------------------------------------------------------
+# Attribution against the model file (best effort, only on refusal)
+# ---------------------------------------------------------------------------
+
+def _locate_in_model(model_file: str, snippet: str) -> Optional[_Where]:
+    """Find *snippet* in the model file and say which variable/field holds it."""
+    try:
+        text = Path(model_file).read_text(encoding="utf-8", errors="replace")
+    except OSError:
+        return None
+    probes = [p for p in (snippet, snippet[:40], snippet[:20]) if len(p.strip()) >= 6]
+    for probe in probes:
+        pos = text.find(probe)
+        if pos >= 0 and text.find(probe, pos + 1) < 0:
+            if Path(model_file).suffix.lower() == ".mdl":
+                return _locate_vensim(text, pos)
+            return _locate_xmile(text, pos)
+    return None
+
+
+def _locate_vensim(text: str, pos: int) -> Optional[_Where]:
+    start = text.rfind("|", 0, pos) + 1
+    record = text[start:text.find("|", pos) if text.find("|", pos) >= 0 else len(text)]
+    offset = pos - start
+    parts = record.split("~")
+    fields = ["equation", "units", "comment (documentation)"]
+    acc = 0
+    for i, part in enumerate(parts):
+        if offset <= acc + len(part):
+            head = parts[0].strip()
+            name = re.split(r"[=(\[:]", head, maxsplit=1)[0].strip() if head else None
+            field = fields[i] if i < len(fields) else "comment (documentation)"
+            if i == 0 and name and offset < len(parts[0]) - len(parts[0].lstrip()) + len(name):
+                field = "name"
+            if head.startswith(":MACRO:"):
+                field = "macro"
+            return _Where(name, field)
+        acc += len(part) + 1
+    return None
+
+
+def _locate_xmile(text: str, pos: int) -> Optional[_Where]:
+    opening = text.rfind("<", 0, pos)
+    tag_match = re.match(r"<\s*/?\s*([\w:-]+)", text[opening:])
+    tag = tag_match.group(1) if tag_match else ""
+    in_tag = text.find(">", opening) > pos  # inside an attribute
+    var = None
+    for m in re.finditer(r"<(stock|flow|aux|gf|dim|macro|module)\b[^>]*\bname\s*=\s*([\"'])(.*?)\2",
+                         text[:pos], re.S):
+        var = m.group(3)
+    fields = {"doc": "comment (documentation)", "units": "units", "eqn": "equation",
+              "xpts": "lookup", "ypts": "lookup", "gf": "lookup", "dim": "subscript",
+              "elem": "subscript", "macro": "macro", "parm": "macro"}
+    field = fields.get(tag, tag or "unknown")
+    if in_tag and tag in ("stock", "flow", "aux", "gf"):
+        field = "name"
+    return _Where(var, field)
+
+
+# ---------------------------------------------------------------------------
+# Public API
+# ---------------------------------------------------------------------------
+
+def _refuse(model_file: str, where: _Where, what: str, origin: str) -> UnsafeModelError:
+    var = f"variable {where.variable!r}" if where.variable else "the model header"
+    return UnsafeModelError(
+        f"Refusing to load model {model_file!r}: the text in the {where.field} field of "
+        f"{var} would be executed as Python code ({what}{origin}). A translated model may "
+        "only contain equations, constants and PySD runtime calls; nothing from this "
+        "file has been run. Remove the offending characters (e.g. triple quotes or a "
+        "trailing backslash) from that field.")
+
+
+def _check(source: str, model_file: str) -> list[str]:
+    try:
+        tree = ast.parse(source)
+    except (SyntaxError, ValueError, MemoryError, RecursionError) as exc:
+        raise UnsafeModelError(
+            f"Refusing to load model {model_file!r}: its translation is not valid "
+            f"Python ({exc.__class__.__name__}: {exc}); a field of the model broke "
+            "out of its string. Nothing from this file has been run.") from None
+    try:
+        return _Checker(tree, source).run()
+    except _Refusal as refusal:
+        snippet = _describe(refusal.node, source)
+        where = refusal.where
+        located = _locate_in_model(model_file, snippet)
+        if located is not None and located.field != "equation":
+            where = _Where(located.variable or where.variable, located.field)
+        line = getattr(refusal.node, "lineno", None)
+        origin = f" at line {line} of the translation" if line else ""
+        log.warning("refused translation of %s: %s", model_file, refusal.what)
+        raise _refuse(model_file, where, f"found {refusal.what}", origin) from None
+    except RecursionError:
+        raise UnsafeModelError(
+            f"Refusing to load model {model_file!r}: its translation is nested too "
+            "deeply to be checked. Nothing from this file has been run.") from None
+
+
+def check_translated_source(source: str, *, model_file: str) -> None:
+    """Refuse a translated PySD module that contains anything a translation cannot.
+
+    Parameters
+    ----------
+    source : str
+        Text of the translated module (the ``.py`` PySD wrote). It is parsed,
+        never executed.
+    model_file : str
+        The ``.mdl``/``.xmile`` file it was translated from; named in the error
+        and searched to attribute the offending text to a variable and field.
+
+    Raises
+    ------
+    UnsafeModelError
+        If the module contains a statement, name, attribute or expression
+        outside the allow-list. The message names the model file, the variable,
+        the field (comment, units, name, lookup, data-file arguments, macro,
+        subscript) and what was found.
+
+    Notes
+    -----
+    Macro sub-modules referenced by ``Macro(_root.joinpath("x.py"), ...)`` must
+    be plain file names next to the model; their contents are checked only by
+    :func:`check_translated_file`, which can read them.
+    """
+    _check(source, model_file)
+
+
+def check_translated_file(py_path: Union[str, Path], model_file: Union[str, Path]) -> None:
+    """Check a translated module and every macro module it loads.
+
+    Parameters
+    ----------
+    py_path : str or pathlib.Path
+        The translated main module.
+    model_file : str or pathlib.Path
+        The model file it was translated from (for messages).
+
+    Raises
+    ------
+    UnsafeModelError
+        If any of the modules fails :func:`check_translated_source`, or a
+        referenced macro module is missing.
+    """
+    py_path, model_file = Path(py_path), str(model_file)
+    todo, seen = [py_path], set()
+    while todo:
+        path = todo.pop()
+        if path in seen:
+            continue
+        seen.add(path)
+        try:
+            source = path.read_text(encoding="utf-8")
+        except (OSError, UnicodeDecodeError) as exc:
+            raise UnsafeModelError(
+                f"Refusing to load model {model_file!r}: cannot read its translation "
+                f"{str(path)!r} ({exc}).") from None
+        for name in _check(source, model_file):
+            todo.append(path.parent / name)
+
+
+# ---------------------------------------------------------------------------
+# Translation-time guard
+# ---------------------------------------------------------------------------
+
+#: PySD translator modules that call ``eval`` on text taken from the model file
+#: (Vensim lookup ranges ``[(x0,y0)-(x1,y1)]``, lookup points, numbers,
+#: string arguments; XMILE arrays and numbers).
+_EVAL_MODULES = ("pysd.translators.vensim.vensim_element",
+                 "pysd.translators.xmile.xmile_element")
+_guard_lock = threading.RLock()
+
+
+def _literal_evaluator(model_file: str) -> Any:
+    def literal_eval(text: Any, *_: Any) -> Any:
+        try:
+            return ast.literal_eval(text)
+        except (ValueError, TypeError, SyntaxError, MemoryError, RecursionError):
+            text = str(text)
+            shown = " ".join(text.split())
+            shown = shown if len(shown) <= 120 else shown[:117] + "..."
+            where = (_locate_in_model(model_file, text.replace("),(", ")-(", 1)[:60])
+                     or _locate_in_model(model_file, text[:60]))
+            var = (f"variable {where.variable!r}" if where and where.variable
+                   else "a variable")
+            raise UnsafeModelError(
+                f"Refusing to load model {model_file!r}: the lookup field of {var} holds "
+                f"{shown!r}, which is not a literal value (a lookup range, lookup point, "
+                "number or string); PySD's translator would evaluate it as Python code. "
+                "Nothing from this file has been run. Lookup ranges must look like "
+                "[(0,0)-(10,1)].") from None
+    return literal_eval
+
+
+@contextmanager
+def guarded_translation(model_file: Union[str, Path]) -> Iterator[None]:
+    """Translate a model with PySD's internal ``eval`` restricted to literals.
+
+    PySD 3.14's Vensim and XMILE translators call the builtin ``eval`` on
+    pieces of the model text while parsing (for example the range
+    ``[(0,0)-(10,1)]`` of a lookup, which the grammar lets contain any
+    character except ``]``). A hostile lookup range therefore runs code during
+    *translation*, before any generated module exists. Inside this context the
+    name ``eval`` in those translator modules is bound to
+    :func:`ast.literal_eval`; anything that is not a literal (number, string,
+    tuple, list) raises :class:`~sdcluster.errors.UnsafeModelError`.
+
+    Parameters
+    ----------
+    model_file : str or pathlib.Path
+        The model being translated (named in errors).
+
+    Raises
+    ------
+    UnsafeModelError
+        From within the block, when the translator meets non-literal text.
+
+    Notes
+    -----
+    The guard rebinds a module global of PySD for the duration of the block and
+    holds a lock, so translations in threads of one process run one at a time.
+    """
+    import importlib
+
+    modules = [importlib.import_module(name) for name in _EVAL_MODULES]
+    evaluator = _literal_evaluator(str(model_file))
+    with _guard_lock:
+        saved = [module.__dict__.get("eval", _MISSING) for module in modules]
+        for module in modules:
+            module.eval = evaluator  # type: ignore[attr-defined]
+        try:
+            yield
+        except UnsafeModelError:
+            raise
+        except Exception as exc:
+            # parsimonious wraps errors raised by visitors in VisitationError
+            cause: Optional[BaseException] = exc
+            while cause is not None:
+                if isinstance(cause, UnsafeModelError):
+                    raise cause from None
+                cause = cause.__cause__ or cause.__context__
+            raise
+        finally:
+            for module, old in zip(modules, saved):
+                if old is _MISSING:
+                    module.__dict__.pop("eval", None)
+                else:
+                    module.eval = old  # type: ignore[attr-defined]
+
+
+_MISSING = object()
