@@ -491,11 +491,21 @@ class _Problems:
 
 
 def _describe_value(value: Any) -> str:
-    text = repr(value) if isinstance(value, str) else str(value)
-    if len(text) > 60:
-        text = text[:57] + "..."
-    return text if isinstance(value, str) else f"{text} ({type(value).__name__})" if not isinstance(
-        value, (int, float)) else text
+    """Show a YAML value the way a planner wrote it (shortened)."""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if value is None:
+        return "an empty value"
+    if isinstance(value, str):
+        text = repr(value)
+    elif isinstance(value, (int, float)):
+        text = str(value)
+    else:
+        kind = {list: "a list", dict: "a mapping"}.get(type(value), type(value).__name__)
+        text = f"{value!r}"
+        text = (text if len(text) <= 40 else text[:37] + "...") + f" ({kind})"
+        return text
+    return text if len(text) <= 60 else text[:57] + "..."
 
 
 def _number(value: Any, path: str, expect: str, problems: _Problems) -> float | None:

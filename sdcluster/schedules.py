@@ -54,7 +54,7 @@ __all__ = ["Pulse", "Ramp", "Schedule", "Step", "TIME_TOLERANCE", "Table", "SHAP
 
 def _reached(t: Any, boundary: float) -> Any:
     """``t >= boundary`` allowing for float error in an accumulated clock."""
-    return t >= boundary - TIME_TOLERANCE * max(1.0, abs(boundary))
+    return t >= boundary - TIME_TOLERANCE * np.maximum(1.0, np.abs(boundary))
 
 
 def _finite(name: str, value: float) -> float:
