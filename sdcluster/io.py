@@ -62,6 +62,21 @@ def atomic_path(path: str | Path) -> Iterator[Path]:
             os.close(dir_fd)
 
 
+def check_output_path(path: str | Path, suffixes: tuple[str, ...] = DATASET_SUFFIXES) -> Path:
+    """Fail early, before any work, if *path* cannot be written or has an unsupported type."""
+    target = Path(path)
+    if suffixes and target.suffix.lower() not in suffixes:
+        raise OutputError(f"{target}: unsupported output type {target.suffix!r}; use one of {', '.join(suffixes)}")
+    folder = target.parent if str(target.parent) else Path(".")
+    if not folder.is_dir():
+        raise OutputError(f"{target}: output folder {folder} does not exist")
+    if not os.access(folder, os.W_OK):
+        raise OutputError(f"{target}: output folder {folder} is not writable")
+    if target.is_dir():
+        raise OutputError(f"{target}: is a folder; give a file name")
+    return target
+
+
 def atomic_write(path: str | Path, writer: Callable[[Path], None]) -> Path:
     """Write *path* atomically by calling ``writer(tmp_path)``; return *path*."""
     with atomic_path(path) as tmp:
@@ -97,4 +112,5 @@ def write_dataset(ds: xr.Dataset, path: str | Path) -> Path:
                     fh.write(f"# {name}: {var.attrs.get('long_name', name)} [{var.attrs.get('units', '')}]\n")
                 frame.to_csv(fh)
         return atomic_write(target, write_csv)
-    raise OutputError(f"{target}: unsupported output type {target.suffix!r}; use one of {', '.join(DATASET_SUFFIXES)}")
+    check_output_path(target)
+    raise AssertionError("unreachable")  # pragma: no cover

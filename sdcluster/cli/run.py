@@ -8,7 +8,7 @@ from pathlib import Path
 import xarray as xr
 
 from ..errors import ParameterError
-from ..io import write_dataset
+from ..io import check_output_path, write_dataset
 from ..params import parse_assignment
 from .table import format_table
 
@@ -38,6 +38,8 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
 def run(args: argparse.Namespace) -> int:
     outputs = [s.strip() for s in args.outputs.split(",") if s.strip()] if args.outputs else None
     targets = [str(t) for t in args.target]
+    if args.output:
+        check_output_path(args.output)
     if any(t.lower().endswith(SCENARIO_SUFFIXES) for t in targets):
         ds = _run_scenarios(targets, args, outputs)
     else:
