@@ -530,58 +530,144 @@ def _guess_decorator(kw: ast.keyword) -> str:
 # Attribution against the model file (best effort, only on refusal)
 # ---------------------------------------------------------------------------
 
-def _locate_in_model(model_file: str, snippet: str) -> Optional[_Where]:
-    """Find *snippet* in the model file and say which variable/field holds it."""
+def _read_model_text(model_file: str) -> Optional[str]:
     try:
-        text = Path(model_file).read_text(encoding="utf-8", errors="replace")
+        return Path(model_file).read_text(encoding="utf-8", errors="replace")
     except OSError:
         return None
-    probes = [p for p in (snippet, snippet[:40], snippet[:20]) if len(p.strip()) >= 6]
-    for probe in probes:
-        pos = text.find(probe)
-        if pos >= 0 and text.find(probe, pos + 1) < 0:
-            if Path(model_file).suffix.lower() == ".mdl":
-                return _locate_vensim(text, pos)
-            return _locate_xmile(text, pos)
+
+
+def _grow_match(text: str, line: str, start: int, end: int) -> tuple[int, int]:
+    """Widest window ``line[a:b]`` around ``line[start:end]`` found in *text*.
+
+    Returns the position of the window in *text* and its length (``-1, 0`` if
+    not even the node itself occurs).
+    """
+    a, b = start, max(end, start + 1)
+    if text.find(line[a:b]) < 0:
+        return -1, 0
+    grew = True
+    while grew:
+        grew = False
+        if a > 0 and text.find(line[a - 1:b]) >= 0:
+            a, grew = a - 1, True
+        if b < len(line) and text.find(line[a:b + 1]) >= 0:
+            b, grew = b + 1, True
+    return text.find(line[a:b]), b - a
+
+
+def _normalise(text: str) -> tuple[str, list[int]]:
+    """*text* without whitespace and with ``'`` as ``"`` (black rewrites both),
+    plus the original offset of every kept character."""
+    chars, index = [], []
+    for i, ch in enumerate(text):
+        if not ch.isspace() and ch != "\\":
+            chars.append('"' if ch == "'" else ch)
+            index.append(i)
+    return "".join(chars), index
+
+
+def _locate_node(model_file: str, node: ast.AST, source: str) -> Optional[_Where]:
+    """Attribute an offending node to a variable/field of the model file."""
+    text = _read_model_text(model_file)
+    lineno = getattr(node, "lineno", None)
+    if text is None or lineno is None:
+        return None
+    lines = source.splitlines()
+    end_lineno = getattr(node, "end_lineno", None) or lineno
+    first, last = max(0, lineno - 6), min(len(lines), end_lineno + 6)
+    line = "\n".join(lines[first:last])  # black may have split the text over lines
+    offset = sum(len(lines[k]) + 1 for k in range(first, lineno - 1))
+    begin = offset + node.col_offset  # type: ignore[attr-defined]
+    end_col = getattr(node, "end_col_offset", None)
+    end = (sum(len(lines[k]) + 1 for k in range(first, end_lineno - 1)) + end_col
+           if end_col is not None else begin + 1)
+    norm_text, text_index = _normalise(text)
+    norm_line, line_index = _normalise(line)
+    # node span in normalised-window coordinates
+    start = next((k for k, i in enumerate(line_index) if i >= begin), len(norm_line))
+    stop = next((k for k, i in enumerate(line_index) if i >= end), len(norm_line))
+    pos, length = _grow_match(norm_text, norm_line, start, max(stop, start + 1))
+    if length < 8 or pos < 0:
+        return None
+    return _locate_at(model_file, text, text_index[pos])
+
+
+def _locate_in_model(model_file: str, snippet: str) -> Optional[_Where]:
+    """Find *snippet* (or its start) in the model file and attribute it."""
+    text = _read_model_text(model_file)
+    if text is None:
+        return None
+    for probe in (snippet, snippet[:40], snippet[:20]):
+        if len(probe.strip()) >= 6 and text.find(probe) >= 0:
+            return _locate_at(model_file, text, text.find(probe))
     return None
 
 
+def _locate_at(model_file: str, text: str, pos: int) -> Optional[_Where]:
+    if Path(model_file).suffix.lower() == ".mdl":
+        return _locate_vensim(text, pos)
+    return _locate_xmile(text, pos)
+
+
 def _locate_vensim(text: str, pos: int) -> Optional[_Where]:
+    """Variable and field (equation ~ units ~ comment) of offset *pos* in a .mdl."""
     start = text.rfind("|", 0, pos) + 1
-    record = text[start:text.find("|", pos) if text.find("|", pos) >= 0 else len(text)]
+    stop = text.find("|", pos)
+    record = text[start:stop if stop >= 0 else len(text)]
     offset = pos - start
+    # drop a leading '{UTF-8}' marker and whitespace from the record
+    head_match = re.match(r"\s*(\{[^}]*\}\s*)?", record)
+    skip = head_match.end() if head_match else 0
     parts = record.split("~")
     fields = ["equation", "units", "comment (documentation)"]
     acc = 0
     for i, part in enumerate(parts):
         if offset <= acc + len(part):
-            head = parts[0].strip()
-            name = re.split(r"[=(\[:]", head, maxsplit=1)[0].strip() if head else None
+            head = parts[0][skip:] if i or offset >= skip else parts[0][skip:]
+            if head.lstrip().startswith(":MACRO:"):
+                macro = re.match(r"\s*:MACRO:\s*([^(]*)", head)
+                return _Where(macro.group(1).strip() if macro else None, "macro")
+            name_match = re.match(r'\s*("(?:\\"|[^"])*"|[^=(\[:~]*)', head)
+            name = name_match.group(1).strip() if name_match else None
             field = fields[i] if i < len(fields) else "comment (documentation)"
-            if i == 0 and name and offset < len(parts[0]) - len(parts[0].lstrip()) + len(name):
-                field = "name"
-            if head.startswith(":MACRO:"):
-                field = "macro"
-            return _Where(name, field)
+            if i == 0:
+                rel = offset - skip
+                after = head[name_match.end():].lstrip() if name_match else ""
+                if after.startswith(":") and not after.startswith(":="):
+                    field = "subscript"  # a subscript range definition
+                elif name_match and rel < name_match.end():
+                    field = "name"
+                elif head.rfind("[", 0, rel) > head.rfind("]", 0, rel):
+                    field = "subscript"
+                elif re.search(r"GET\s*(XLS|DIRECT|DATA)", head[:rel], re.I):
+                    field = "data-file arguments (file, tab, cell)"
+            return _Where(name or None, field)
         acc += len(part) + 1
     return None
 
 
 def _locate_xmile(text: str, pos: int) -> Optional[_Where]:
+    """Variable and field (tag) of offset *pos* in an XMILE file."""
     opening = text.rfind("<", 0, pos)
     tag_match = re.match(r"<\s*/?\s*([\w:-]+)", text[opening:])
     tag = tag_match.group(1) if tag_match else ""
     in_tag = text.find(">", opening) > pos  # inside an attribute
     var = None
-    for m in re.finditer(r"<(stock|flow|aux|gf|dim|macro|module)\b[^>]*\bname\s*=\s*([\"'])(.*?)\2",
+    for m in re.finditer(r"<(stock|flow|aux|gf|macro|module)\b[^>]*?\bname\s*=\s*([\"'])(.*?)\2",
                          text[:pos], re.S):
         var = m.group(3)
     fields = {"doc": "comment (documentation)", "units": "units", "eqn": "equation",
               "xpts": "lookup", "ypts": "lookup", "gf": "lookup", "dim": "subscript",
               "elem": "subscript", "macro": "macro", "parm": "macro"}
     field = fields.get(tag, tag or "unknown")
-    if in_tag and tag in ("stock", "flow", "aux", "gf"):
+    if in_tag and tag in ("stock", "flow", "aux", "gf", "macro", "module"):
         field = "name"
+        var = None
+        m = re.match(r"<\s*\w+[^>]*?\bname\s*=\s*([\"'])(.*?)\1", text[opening:], re.S)
+        var = m.group(2) if m else None
+    elif tag in ("dim", "elem"):
+        var = None
     return _Where(var, field)
 
 
@@ -590,7 +676,10 @@ def _locate_xmile(text: str, pos: int) -> Optional[_Where]:
 # ---------------------------------------------------------------------------
 
 def _refuse(model_file: str, where: _Where, what: str, origin: str) -> UnsafeModelError:
-    var = f"variable {where.variable!r}" if where.variable else "the model header"
+    shown = where.variable
+    if shown and len(shown) > 60:
+        shown = shown[:57] + "..."
+    var = f"variable {shown!r}" if shown else "the model header"
     return UnsafeModelError(
         f"Refusing to load model {model_file!r}: the text in the {where.field} field of "
         f"{var} would be executed as Python code ({what}{origin}). A translated model may "
@@ -610,9 +699,8 @@ def _check(source: str, model_file: str) -> list[str]:
     try:
         return _Checker(tree, source).run()
     except _Refusal as refusal:
-        snippet = _describe(refusal.node, source)
         where = refusal.where
-        located = _locate_in_model(model_file, snippet)
+        located = _locate_node(model_file, refusal.node, source)
         if located is not None and located.field != "equation":
             where = _Where(located.variable or where.variable, located.field)
         line = getattr(refusal.node, "lineno", None)
