@@ -31,7 +31,7 @@ from pathlib import Path
 
 import pysd
 
-from .errors import ModelLoadError
+from .errors import ModelLoadError, UnsafeModelError
 
 log = logging.getLogger(__name__)
 
@@ -147,29 +147,32 @@ def _translate_without_import(copy: Path, fmt: str, original: Path) -> Path:
     """Run PySD's translator and code builder on *copy*; never import the result."""
     from pysd.builders.python.python_model_builder import ModelBuilder
 
+    from .safety import guarded_translation
+
     try:
-        if fmt == "vensim":
-            from pysd.translators.vensim.vensim_file import VensimFile
+        # PySD's translators ``eval`` pieces of model text; the guard limits
+        # that to literals (see sdcluster.safety).
+        with guarded_translation(original):
+            if fmt == "vensim":
+                from pysd.translators.vensim.vensim_file import VensimFile
 
-            parsed = VensimFile(copy)
-        else:
-            from pysd.translators.xmile.xmile_file import XmileFile
+                parsed = VensimFile(copy)
+            else:
+                from pysd.translators.xmile.xmile_file import XmileFile
 
-            parsed = XmileFile(copy)
-        parsed.parse()
-        abstract = parsed.get_abstract_model()
-        return Path(ModelBuilder(abstract).build_model())
+                parsed = XmileFile(copy)
+            parsed.parse()
+            abstract = parsed.get_abstract_model()
+            return Path(ModelBuilder(abstract).build_model())
+    except UnsafeModelError:
+        raise
     except Exception as exc:  # PySD raises many types; all mean "cannot translate"
         detail = f"{type(exc).__name__}: {exc}".strip().replace(str(copy), original.name)
         raise ModelLoadError(f"{original}: PySD cannot translate this {fmt} model: {detail}") from exc
 
 
 def _check_safety(py_file: Path, original: Path) -> None:
-    try:  # TEMPORARY until sdcluster.safety lands
-        from .safety import check_translated_file
-    except ModuleNotFoundError:
-        log.warning("sdcluster.safety missing: translated model NOT checked")
-        return
+    from .safety import check_translated_file
 
     check_translated_file(py_file, model_file=str(original))
 
