@@ -308,7 +308,10 @@ class Scenario:
         for w in warnings:
             log.warning("%s", w)
         if errors:
-            raise _error(errors)
+            hint = ("(values outside a declared range are accepted with a warning under "
+                    "--allow-out-of-range / allow_out_of_range=True)"
+                    if any("declared range" in e for e in errors) else "")
+            raise _error(errors, hint)
         return warnings
 
     def apply(self, model: "Model", *, allow_out_of_range: bool = False) -> dict[str, Any]:
@@ -396,8 +399,8 @@ def _span(a: float, b: float) -> str:
     return f"[{a:g}, {b:g})"
 
 
-def _error(problems: Sequence[str]) -> ScenarioError:
-    exc = ScenarioError("\n".join(problems))
+def _error(problems: Sequence[str], hint: str = "") -> ScenarioError:
+    exc = ScenarioError("\n".join([*problems, hint] if hint else problems))
     exc.problems = list(problems)  # type: ignore[attr-defined]
     return exc
 
