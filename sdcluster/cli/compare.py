@@ -115,10 +115,14 @@ def run(args: argparse.Namespace) -> int:
     written.append(atomic_write(outdir / "kpis.csv", lambda tmp: table.to_csv(tmp, index=False)))
     written.append(atomic_write_text(outdir / "kpis.md", cmp.to_markdown(table)))
     figs = plot.comparison_figures(ds, args.baseline, table, stage_var, stage_map)
+    embedded = {}
     try:
         for stem, fig in figs.items():
-            written += plot.save_figure(fig, outdir / "figures", stem, formats)
-        html = report.build_report(ds, table, baseline=args.baseline, figures=figs, stage_map=stage_map,
+            paths = plot.save_figure(fig, outdir / "figures", stem, formats)
+            written += paths
+            # the report embeds the PNG just written (no second rendering), else renders one
+            embedded[stem] = next((p for p in paths if p.suffix == ".png"), fig)
+        html = report.build_report(ds, table, baseline=args.baseline, figures=embedded, stage_map=stage_map,
                                    stage_variable=stage_var, title=args.title)
     finally:
         import matplotlib.pyplot as plt

@@ -53,3 +53,31 @@ def make_results(times: np.ndarray | None = None) -> xr.Dataset:
 @pytest.fixture
 def results() -> xr.Dataset:
     return make_results()
+
+
+@pytest.fixture(scope="module")
+def results_module() -> xr.Dataset:
+    return make_results()
+
+
+#: KPIs the command-line fixture asks for.
+CLI_KPIS = ["firms@30", "value_added:cum[0,30]", "firms:t>=50", "value_added:npv[0,60,r=0.03]", "firms@30/cost"]
+
+
+@pytest.fixture(scope="session")
+def cli_output(tmp_path_factory):
+    """Run ``sdcluster compare`` once on a results file; return (outdir, exit code, stdout, results)."""
+    import contextlib
+    import io
+
+    from sdcluster.cli import main
+
+    base = tmp_path_factory.mktemp("compare_cli")
+    ds = make_results()
+    ds.to_netcdf(base / "results_in.nc")
+    out = base / "out"
+    buf = io.StringIO()
+    with contextlib.redirect_stdout(buf):
+        rc = main(["compare", str(base / "results_in.nc"), "--baseline", "baseline", "--kpi", *CLI_KPIS[:3],
+                   "--kpi", *CLI_KPIS[3:], "-o", str(out), "--title", "Test comparison"])
+    return out, rc, buf.getvalue(), ds
