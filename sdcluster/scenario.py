@@ -228,9 +228,16 @@ class Scenario:
         seen: dict[str, tuple[str, str, str]] = {}
         for key, value in self.parameters.items():
             label, path = self._origin(key)
+            if not isinstance(key, str):
+                errors.append(f"{label}: parameters: parameter name {key!r} is not text")
+                continue
+            parent = path[: -len(f"[{key!r}]")] if path.endswith(f"[{key!r}]") else path
+            if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
+                errors.append(f"{label}: {path}: value {_describe_value(value)} is not a finite number")
+                continue
             info, problem = catalogue.parameter(key)
             if problem:
-                errors.append(f"{label}: {path.split('[')[0]}: {problem}")
+                errors.append(f"{label}: {parent}: {problem}")
                 continue
             assert info is not None
             if info.py_name in seen:
@@ -248,6 +255,11 @@ class Scenario:
         # policies
         resolved: list[tuple[int, Policy, "VariableInfo"]] = []
         for i, policy in enumerate(self.policies):
+            if not isinstance(policy, Policy) or not isinstance(policy.schedule, Schedule) \
+                    or not isinstance(policy.parameter, str):
+                errors.append(f"{self.label}: policies[{i}]: expected a Policy(parameter, schedule), got "
+                              f"{_describe_value(policy)}")
+                continue
             origin = self._policy_origin(i, policy)
             info, problem = catalogue.parameter(policy.parameter)
             if problem:

@@ -445,3 +445,17 @@ def test_cwd_independence_of_messages(write, folder, monkeypatch):
     assert load_error(Path("x.yaml")).startswith("x.yaml: bogus: unknown field 'bogus'")
     monkeypatch.chdir(os.path.dirname(folder))
     assert f"{folder.name}{os.sep}x.yaml: bogus" in load_error(path)
+
+
+def test_set_entry_errors_name_the_entry(write, tiny_model):
+    path = write("set.yaml", "model: tiny.mdl\nscenarios:\n  - name: a\n    parameters: {brokring budget: 1}\n")
+    with pytest.raises(ScenarioError) as info:
+        load_scenario(f"{path}#a").validate(tiny_model)
+    assert str(info.value).startswith("set.yaml: scenarios[0].parameters: unknown parameter 'brokring budget'")
+
+
+def test_programmatic_scenario_with_bad_values(tiny_model):
+    with pytest.raises(ScenarioError, match=r"parameters\['initial firms'\]: value 'ten' is not a finite number"):
+        Scenario("p", parameters={"initial firms": "ten"}).validate(tiny_model)
+    with pytest.raises(ScenarioError, match=r"policies\[0\]: expected a Policy"):
+        Scenario("p", policies=[{"parameter": "x"}]).validate(tiny_model)
