@@ -139,6 +139,7 @@ class _Where:
 
     variable: Optional[str]
     field: str
+    kind: str = "variable"
 
 
 class _Refusal(Exception):
@@ -635,16 +636,23 @@ def _locate_vensim(text: str, pos: int) -> Optional[_Where]:
                 rel = offset - skip
                 after = head[name_match.end():].lstrip() if name_match else ""
                 if after.startswith(":") and not after.startswith(":="):
-                    field = "subscript"  # a subscript range definition
+                    # a subscript range definition
+                    return _Where(_unquote(name) or None, "subscript", "subscript range")
                 elif name_match and rel < name_match.end():
                     field = "name"
                 elif head.rfind("[", 0, rel) > head.rfind("]", 0, rel):
                     field = "subscript"
                 elif re.search(r"GET\s*(XLS|DIRECT|DATA)", head[:rel], re.I):
                     field = "data-file arguments (file, tab, cell)"
-            return _Where(name or None, field)
+            return _Where(_unquote(name) or None, field)
         acc += len(part) + 1
     return None
+
+
+def _unquote(name: Optional[str]) -> Optional[str]:
+    if name and len(name) >= 2 and name[0] == name[-1] == '"':
+        return name[1:-1].replace('\\"', '"')
+    return name
 
 
 def _locate_xmile(text: str, pos: int) -> Optional[_Where]:
@@ -679,7 +687,7 @@ def _refuse(model_file: str, where: _Where, what: str, origin: str) -> UnsafeMod
     shown = where.variable
     if shown and len(shown) > 60:
         shown = shown[:57] + "..."
-    var = f"variable {shown!r}" if shown else "the model header"
+    var = f"{where.kind} {shown!r}" if shown else "the model header"
     return UnsafeModelError(
         f"Refusing to load model {model_file!r}: the text in the {where.field} field of "
         f"{var} would be executed as Python code ({what}{origin}). A translated model may "
@@ -702,7 +710,7 @@ def _check(source: str, model_file: str) -> list[str]:
         where = refusal.where
         located = _locate_node(model_file, refusal.node, source)
         if located is not None and located.field != "equation":
-            where = _Where(located.variable or where.variable, located.field)
+            where = _Where(located.variable or where.variable, located.field, located.kind)
         line = getattr(refusal.node, "lineno", None)
         origin = f" at line {line} of the translation" if line else ""
         log.warning("refused translation of %s: %s", model_file, refusal.what)
