@@ -37,6 +37,7 @@ import hashlib
 import logging
 import math
 import re
+import reprlib
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Iterable, Mapping, Sequence
@@ -505,22 +506,25 @@ class _Problems:
             raise _error(self.items)
 
 
+_REPR = reprlib.Repr()
+_REPR.maxlevel, _REPR.maxlist, _REPR.maxdict, _REPR.maxstring, _REPR.maxother = 2, 4, 4, 50, 40
+
+
 def _describe_value(value: Any) -> str:
-    """Show a YAML value the way a planner wrote it (shortened)."""
+    """Show a YAML value the way a planner wrote it (shortened, bounded for any input)."""
     if isinstance(value, bool):
         return "true" if value else "false"
     if value is None:
         return "an empty value"
     if isinstance(value, str):
-        text = repr(value)
-    elif isinstance(value, (int, float)):
-        text = str(value)
-    else:
-        kind = {list: "a list", dict: "a mapping"}.get(type(value), type(value).__name__)
-        text = f"{value!r}"
-        text = (text if len(text) <= 40 else text[:37] + "...") + f" ({kind})"
+        return _REPR.repr(value)
+    if isinstance(value, float):
+        return str(value)
+    if isinstance(value, int):
+        text = str(value) if value.bit_length() < 200 else f"{str(value)[:20]}... ({len(str(value))} digits)"
         return text
-    return text if len(text) <= 60 else text[:57] + "..."
+    kind = {list: "a list", dict: "a mapping"}.get(type(value), type(value).__name__)
+    return f"{_REPR.repr(value)} ({kind})"
 
 
 def _number(value: Any, path: str, expect: str, problems: _Problems) -> float | None:
@@ -969,8 +973,8 @@ class _Resolver:
         except (OSError, ValueError):
             found = False
         if not found:
-            raise ScenarioError(f"{label}: {field_path}: scenario file {target!r} not found "
-                                f"(looked for {target_path.resolve()}); paths are relative to {label}")
+            raise ScenarioError(f"{label}: {field_path}: scenario file {_describe_value(target)} not found "
+                                f"(looked for {_describe_value(str(target_path))}); paths are relative to {label}")
         target_path = target_path.resolve()
         shown = self.display(target_path)
         if sep:

@@ -200,13 +200,20 @@ class Pulse(Schedule):
         if self.end is None:
             return None
         # pulses start at start + k*every for every k with that start < end
-        n = math.ceil((self.end - self.start) / self.every)
+        span = (self.end - self.start) / self.every
+        if not math.isfinite(span) or span > 1e15:
+            return None  # more pulses than any run can see: treat as unbounded
+        n = math.ceil(span)
         # a pulse starting exactly at end (within tolerance) does not count
         if _reached(self.start + (n - 1) * self.every, self.end):
             n -= 1
         return max(n, 1)
 
     def __call__(self, t: Any) -> Any:
+        with np.errstate(over="ignore", invalid="ignore"):
+            return self._evaluate(t)
+
+    def _evaluate(self, t: Any) -> Any:
         scalar = np.ndim(t) == 0
         t = np.asarray(t, dtype=float)
         if self.every is None:
@@ -269,8 +276,9 @@ class Ramp(Schedule):
     def __call__(self, t: Any) -> Any:
         scalar = np.ndim(t) == 0
         t = np.asarray(t, dtype=float)
-        frac = np.clip((t - self.start) / (self.end - self.start), 0.0, 1.0)
-        frac = np.where(_reached(t, self.end), 1.0, np.where(_reached(t, self.start), frac, 0.0))
+        with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
+            frac = np.clip((t - self.start) / (self.end - self.start), 0.0, 1.0)
+            frac = np.where(_reached(t, self.end), 1.0, np.where(_reached(t, self.start), frac, 0.0))
         return _out(self.amount * frac, scalar)
 
     def support(self) -> tuple[float, float]:

@@ -459,3 +459,31 @@ def test_programmatic_scenario_with_bad_values(tiny_model):
         Scenario("p", parameters={"initial firms": "ten"}).validate(tiny_model)
     with pytest.raises(ScenarioError, match=r"policies\[0\]: expected a Policy"):
         Scenario("p", policies=[{"parameter": "x"}]).validate(tiny_model)
+
+
+def test_alias_bomb_is_rejected_quickly(folder):
+    import time
+
+    lines = ["a0: &a0 [x, x, x, x, x, x, x, x, x, x]"]
+    for i in range(1, 9):
+        lines.append(f"a{i}: &a{i} [" + ", ".join([f"*a{i - 1}"] * 10) + "]")
+    lines.append("outputs: *a8")
+    lines.append("parameters: {initial firms: *a8}")
+    path = folder / "bomb.yaml"
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    start = time.perf_counter()
+    msg = load_error(path)
+    assert time.perf_counter() - start < 2.0
+    assert "unknown field 'a0'" in msg and "outputs[0]" in msg and len(msg) < 5000
+
+
+def test_extreme_schedule_numbers_do_not_crash(tiny_model):
+    import numpy as np
+
+    from sdcluster.schedules import Pulse, Ramp
+
+    p = Pulse(start=-1e100, width=1e-300, every=1e-300, end=1e100, amount=1)
+    assert np.isfinite(p(np.array([0.0, 1e99]))).all()
+    assert p.support()[1] == float("inf")
+    r = Ramp(start=0, end=1e-300, amount=1e100)
+    assert r(1.0) == 1e100
