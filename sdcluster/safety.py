@@ -232,7 +232,7 @@ class _Checker:
     def _import(self, stmt: Union[ast.Import, ast.ImportFrom], where: _Where) -> None:
         if isinstance(stmt, ast.Import):
             for alias in stmt.names:
-                if PLAIN_IMPORTS.get(alias.name) != alias.asname:
+                if alias.name not in PLAIN_IMPORTS or alias.asname != PLAIN_IMPORTS[alias.name]:
                     raise _Refusal(stmt, f"import of module {alias.name!r}", where)
             return
         module = stmt.module or ""
