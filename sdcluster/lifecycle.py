@@ -4,29 +4,30 @@
 added, trust, ...) into contiguous stage intervals with these rules:
 
 1. **Smoothing.** The series is smoothed with a centred moving average whose
-   width is ``smooth`` time units (default: 5 % of the simulated period, at
-   least 3 saved points); near the ends the window is cut at the period's
+   width is ``smooth`` time units (default: 4 % of the simulated period, at
+   least 2 saved intervals); near the ends the window is cut at the period's
    ends (one-sided average).
 2. **Scale.** ``L`` = the largest absolute smoothed value. A series whose
-   smoothed range is at most ``flat_tol * L`` (or that is zero everywhere) is
-   *flat*: it forms a single stage, ``maturity`` when ``L > 0`` and
-   ``emergence`` when it is zero throughout.
+   smoothed range is at most ``flat_tol * L`` (default 1 %) is *flat*: it forms
+   a single stage, ``maturity`` when ``L > 0`` and ``emergence`` when it is
+   zero throughout.
 3. **Growth rate.** ``g(t) = (ds/dt) / L``, the slope of the smoothed series
    as a fraction of its largest level per time unit (a scale-free rate that
    stays finite near zero).
 4. **Point labels.** With ``G = growth_threshold`` (default 0.02, i.e. 2 %
-   of the peak level per time unit):
+   of the peak level per time unit), in this order:
 
-   - ``emergence``: before the smoothed level first reaches
-     ``emergence_level * L`` (default 10 %), unless it is falling faster than ``G``;
-   - ``growth``: ``g > G`` after emergence and before any decline;
-   - ``renewal``: ``g > G`` after a decline stage has occurred;
    - ``decline``: ``g < -G``;
-   - ``maturity``: ``|g| <= G`` after emergence.
-5. **Intervals.** Consecutive equal labels form intervals. Intervals shorter
-   than ``min_duration`` time units (default: 2 x the smoothing width) are
-   merged into their longer neighbour, shortest first, so noise does not
-   create flickering stages. ``renewal`` is re-labelled ``growth`` when no
+   - ``growth``: ``g > G`` before any decline; ``renewal``: ``g > G`` after a decline;
+   - ``emergence``: ``|g| <= G`` at the start, before any growth or decline,
+     while the level is below ``emergence_level * L`` (default 25 %);
+   - ``maturity``: every other steady point (``|g| <= G``).
+5. **Intervals.** Consecutive equal labels form intervals. An interval
+   shorter than ``min_duration`` time units (default: 2 x the smoothing
+   width) whose smoothed level changes by less than ``min_change * L``
+   (default 10 %) is merged into its longer neighbour, shortest first, so
+   noise does not create flickering stages while a sudden large drop still
+   counts as a decline. ``renewal`` is re-labelled ``growth`` when no
    ``decline`` interval precedes it after merging.
 
 Intervals are contiguous and cover the whole period: each stage runs from
@@ -82,18 +83,17 @@ def _label_points(s: np.ndarray, g: np.ndarray, scale: float, G: float, emergenc
     emerged = False
     declined = False
     for level, rate in zip(s, g):
-        if not emerged and level >= emergence_level * scale:
-            emerged = True
         if rate < -G:
             lab = "decline"
-            declined = True
-            emerged = True
-        elif not emerged:
-            lab = "emergence"
+            declined = emerged = True
         elif rate > G:
             lab = "renewal" if declined else "growth"
+            emerged = True
+        elif not emerged and level < emergence_level * scale:
+            lab = "emergence"
         else:
             lab = "maturity"
+            emerged = True
         labels.append(lab)
     return labels
 
@@ -114,10 +114,18 @@ def _span(times: np.ndarray, run: list) -> float:
     return float(end - times[run[1]])
 
 
-def _merge_short(times: np.ndarray, runs: list[list], min_duration: float) -> list[list]:
+def _merge_short(times: np.ndarray, s: np.ndarray, runs: list[list], min_duration: float,
+                 min_change: float) -> list[list]:
+    """Merge runs shorter than *min_duration* whose level changes by less than *min_change*
+    into their longer neighbour, shortest first."""
     runs = [list(r) for r in runs]
+
+    def change(r: list) -> float:
+        end = min(r[2], s.size - 1)
+        return abs(float(s[end] - s[r[1]]))
+
     while len(runs) > 1:
-        spans = [_span(times, r) for r in runs]
+        spans = [_span(times, r) if change(r) < min_change else np.inf for r in runs]
         i = int(np.argmin(spans))
         if spans[i] >= min_duration:
             break
@@ -127,7 +135,7 @@ def _merge_short(times: np.ndarray, runs: list[list], min_duration: float) -> li
         elif i == len(runs) - 1:
             j = i - 1
         else:
-            j = i - 1 if spans[i - 1] >= spans[i + 1] else i + 1
+            j = i - 1 if _span(times, runs[i - 1]) >= _span(times, runs[i + 1]) else i + 1
         a, b = sorted((i, j))
         name = runs[j][0]
         runs[a:b + 1] = [[name, runs[a][1], runs[b][2]]]
@@ -160,9 +168,10 @@ def stages(
     *,
     smooth: float | None = None,
     growth_threshold: float = 0.02,
-    emergence_level: float = 0.10,
+    emergence_level: float = 0.25,
     min_duration: float | None = None,
     flat_tol: float = 0.01,
+    min_change: float = 0.10,
 ) -> list[Stage]:
     """Classify a trajectory into life-cycle stage intervals.
 
@@ -171,15 +180,18 @@ def stages(
     series
         1-D DataArray over ``time`` (or a pandas Series indexed by time).
     smooth
-        Width of the centred moving average in time units (default 5 % of the
-        period, at least 3 saved points; 0 disables smoothing).
+        Width of the centred moving average in time units (default 4 % of the
+        period, at least 2 saved intervals; 0 disables smoothing).
     growth_threshold
         ``G``: growth (decline) when the smoothed slope exceeds ``+G`` (is below
         ``-G``) times the peak level per time unit.
     emergence_level
-        Emergence lasts until the smoothed level first reaches this fraction of its peak.
+        A slow or steady start below this fraction of the peak is emergence.
     min_duration
-        Shorter intervals are merged into a neighbour (default: twice *smooth*).
+        Shorter intervals are merged into a neighbour (default: twice *smooth*) ...
+    min_change
+        ... unless the level changes by at least this fraction of the peak within them
+        (a sudden drop is a decline however short).
     flat_tol
         A series whose smoothed range is within ``flat_tol`` of its peak is one stage.
 
@@ -203,7 +215,7 @@ def stages(
     span = float(times[-1] - times[0])
     step = float(np.median(np.diff(times)))
     if smooth is None:
-        smooth = max(0.05 * span, 2 * step)
+        smooth = max(0.04 * span, 2 * step)
     if min_duration is None:
         min_duration = 2 * smooth
     s = _smooth(times, v, smooth)
@@ -215,7 +227,7 @@ def stages(
         return [Stage("maturity", t0, t1)]
     g = np.gradient(s, times) / scale
     labels = _label_points(s, g, scale, growth_threshold, emergence_level)
-    runs = _merge_short(times, _runs(times, labels), min_duration)
+    runs = _merge_short(times, s, _runs(times, labels), min_duration, min_change * scale)
     seen_decline = False
     out: list[Stage] = []
     for k, (lab, i0, i1) in enumerate(runs):

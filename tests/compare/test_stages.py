@@ -61,12 +61,10 @@ def test_logistic_growth_has_emergence_growth_maturity_with_computable_boundarie
     # no smoothing; a 1-year blip at the end of emergence (slope 1.8 %/yr < 2 %) is merged
     st = lc.stages(series(v), smooth=0, min_duration=3)
     assert names(st) == ["emergence", "growth", "maturity"]
-    # emergence ends when the level reaches 10 % of the peak: 99 exp(-r t) = 9
-    assert st[1].start == pytest.approx(np.log(99 / 9) / r, abs=1.0)
-    # maturity starts when the slope r p (1 - p) falls to 2 % per year: p (1 - p) = 0.1
-    p = (1 + np.sqrt(1 - 0.4)) / 2
-    t_mat = np.log(99 * p / (1 - p)) / r
-    assert st[2].start == pytest.approx(t_mat, abs=1.0)
+    # growth is where the slope r p (1 - p) of p = level / K exceeds 2 % per year: p (1 - p) > 0.1,
+    # between the roots p = (1 -/+ sqrt(0.6)) / 2; on the logistic, t = ln(99 p / (1 - p)) / r
+    for p, stage in zip(((1 - np.sqrt(0.6)) / 2, (1 + np.sqrt(0.6)) / 2), st[1:]):
+        assert stage.start == pytest.approx(np.log(99 * p / (1 - p)) / r, abs=1.0)
 
 
 def test_rise_then_decline_without_renewal():
@@ -84,6 +82,8 @@ def test_starting_high_skips_emergence_and_regrowth_without_decline_is_growth():
     v = 50 + 2.0 * np.clip(T - 50, 0, None)  # flat at 1/3 of the peak (150), then 2/150 = 1.3 %/yr
     assert names(lc.stages(series(v), growth_threshold=0.01)) == ["maturity", "growth"]
     assert names(lc.stages(series(v))) == ["maturity"]  # 1.3 %/yr is not growth at the default 2 %
+    # a steady start below 25 % of the peak is emergence
+    assert names(lc.stages(series(v), growth_threshold=0.01, emergence_level=0.4)) == ["emergence", "growth"]
 
 
 def test_flat_and_zero_series_are_single_stages():
@@ -102,11 +102,23 @@ def test_works_on_negative_and_pandas_series():
 
 def test_min_duration_merges_short_blips():
     v = five_stage_curve()
-    coarse = lc.stages(series(v), min_duration=30)
+    coarse = lc.stages(series(v), min_duration=30, min_change=1.0)
     fine = lc.stages(series(v))
     assert len(coarse) < len(fine)
     assert len(coarse) == 1 or all(s.duration >= 30 for s in coarse)
     assert_contiguous(coarse)
+    # with the default min_change, short intervals that move the level a lot are kept
+    kept = lc.stages(series(v), min_duration=30)
+    assert len(coarse) < len(kept) < len(fine)
+
+
+def test_sudden_large_drop_is_a_decline_however_short():
+    v = np.where(T < 50, 100.0, 60.0)  # a 40 % drop within one year, flat before and after
+    st = lc.stages(series(v))
+    assert names(st) == ["maturity", "decline", "maturity"]
+    assert st[1].start == pytest.approx(50, abs=3) and st[1].duration < 8
+    v = np.where((T >= 50) & (T < 52), 97.0, 100.0)  # a 3 % dip for two years is noise
+    assert names(lc.stages(series(v))) == ["maturity"]
 
 
 def test_uneven_time_steps():
