@@ -38,6 +38,7 @@ import logging
 import math
 import re
 import reprlib
+import stat
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Iterable, Mapping, Sequence
@@ -295,7 +296,13 @@ class Scenario:
 
         # time settings
         settings = dict(model.time_settings)
-        settings.update(self.time)
+        for key, value in self.time.items():
+            if key not in TIME_FIELDS:
+                errors.append(f"{self.label}: time.{key}: unknown field.{suggest(str(key), TIME_FIELDS)}")
+            elif isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
+                errors.append(f"{self.label}: time.{key}: value {_describe_value(value)} is not a finite number")
+            else:
+                settings[key] = float(value)
         units = settings.get("time_units") or "model time units"
         t0, t1 = settings.get("initial_time"), settings.get("final_time")
         if t0 is not None and t1 is not None and t1 <= t0:
@@ -451,7 +458,10 @@ def _read_yaml(path: Path, label: str) -> tuple[Any, str, str]:
     try:
         if path.is_dir():
             raise ScenarioError(f"{label}: is a folder, not a scenario file")
-        size = path.stat().st_size
+        info = path.stat()
+        if not stat.S_ISREG(info.st_mode):
+            raise ScenarioError(f"{label}: is not a regular file")
+        size = info.st_size
         if size > MAX_FILE_BYTES:
             raise ScenarioError(f"{label}: file is {size} bytes; scenario files are limited to {MAX_FILE_BYTES}")
         raw = path.read_bytes()
@@ -515,7 +525,7 @@ def _describe_value(value: Any) -> str:
     if isinstance(value, bool):
         return "true" if value else "false"
     if value is None:
-        return "an empty value"
+        return "null (empty)"
     if isinstance(value, str):
         return _REPR.repr(value)
     if isinstance(value, float):
@@ -1011,7 +1021,7 @@ def load_scenarios(path: str | Path) -> list[Scenario]:
         raise
     except RecursionError:
         raise ScenarioError(f"{path}: structure nested too deeply") from None
-    except (OSError, ValueError) as exc:
+    except (OSError, ValueError, RuntimeError) as exc:  # RuntimeError: symlink loop in Path.resolve
         raise ScenarioError(f"{path}: cannot read scenario: {exc}") from None
 
 
@@ -1045,8 +1055,8 @@ def scenario_from_dict(definition: Mapping[str, Any], *, name: str | None = None
         working directory).
     """
     base = Path(base_dir) if base_dir is not None else Path.cwd()
-    label = f"scenario {definition.get('name', name) or 'scenario'!r}" if isinstance(definition, Mapping) \
-        else "scenario"
+    shown = definition.get("name", name) if isinstance(definition, Mapping) else name
+    label = f"scenario {_describe_value(shown or 'scenario')}"
     if not isinstance(definition, Mapping):
         raise ScenarioError(f"{label}: expected a mapping of scenario fields, got {_describe_value(definition)}")
     try:
@@ -1058,6 +1068,8 @@ def scenario_from_dict(definition: Mapping[str, Any], *, name: str | None = None
         raise
     except RecursionError:
         raise ScenarioError(f"{label}: structure nested too deeply") from None
+    except (OSError, ValueError, RuntimeError) as exc:
+        raise ScenarioError(f"{label}: cannot resolve scenario: {exc}") from None
 
 
 def as_scenarios(items: Iterable[Any] | str | Path | Scenario) -> list[Scenario]:

@@ -487,3 +487,15 @@ def test_extreme_schedule_numbers_do_not_crash(tiny_model):
     assert p.support()[1] == float("inf")
     r = Ramp(start=0, end=1e-300, amount=1e100)
     assert r(1.0) == 1e100
+
+
+def test_fifo_is_refused_without_blocking(folder):
+    fifo = folder / "pipe.yaml"
+    os.mkfifo(fifo)
+    assert "not a regular file" in load_error(fifo)
+
+
+def test_symlink_loop(folder):
+    (folder / "loop.yaml").symlink_to(folder / "loop.yaml")
+    with pytest.raises(ScenarioError):
+        load_scenarios(folder / "loop.yaml")
