@@ -91,12 +91,28 @@ def pulse(time: Any, start: Any, repeat_time: Any = 0, width: Any = None,
     return np.where(np.where(repeat == 0, single, train), out, 0 * np.asarray(out))
 
 
+_builtin_float = float
+
+
+def as_float(value: Any) -> Any:
+    """``float(value)``, except that arrays of shape ``(N,)`` pass through unchanged.
+
+    PySD wraps unsubscripted NumPy expressions in ``float(...)`` (e.g.
+    ``float(np.maximum(a, b))`` for Vensim's MAX); in the vectorised path
+    those expressions are arrays of the run dimension.
+    """
+    if isinstance(value, np.ndarray) and value.ndim > 0:
+        return value
+    return _builtin_float(value)
+
+
 #: PySD runtime names the vectorised path replaces, and what replaces them.
 VECTOR_FUNCTIONS: dict[str, Callable] = {
     "if_then_else": if_then_else,
     "xidz": xidz,
     "zidz": zidz,
     "pulse": pulse,
+    "float": as_float,
 }
 
 #: PySD runtime names that already work element-wise on arrays.
@@ -128,7 +144,7 @@ class Engine:
         self.module = pysd_model.components._components
         self.fast_lookups = fastlookup.install(self.module, HardcodedLookups)
         for name, func in VECTOR_FUNCTIONS.items():
-            if name in vars(self.module):
+            if name in vars(self.module) or name == "float":
                 setattr(self.module, name, func)
         self.vector_blockers = self._find_vector_blockers()
         names = set(pysd_model._namespace.values())
@@ -187,7 +203,11 @@ class Engine:
         """Run once; return saved times and ``{py_name: array}``.
 
         Each array has shape ``(T,)`` for scalar parameters or ``(T, N)`` when
-        any parameter is an array of length ``N``.
+        any parameter is an array of length ``N``. In the latter case the
+        whole model is evaluated for the *N* parameter sets in one pass; when
+        that cannot be done exactly (a feature found only at run time, such as
+        a DELAY whose order PySD would reduce differently for different runs)
+        the runs are made one by one, and the reason is logged.
 
         Parameters
         ----------
@@ -201,52 +221,136 @@ class Engine:
         progress
             Called with the number of steps done since the last call.
         """
+        n = _batch_size(params)
+        if n is None:
+            return self._simulate(params, settings, outputs, progress, None)
+        if self.vector_blockers:
+            reason = "; ".join(self.vector_blockers)
+        else:
+            try:
+                return self._simulate(params, settings, outputs, progress, n)
+            except _NotVectorisable as exc:
+                reason = str(exc)
+        log.info("running %d parameter sets one by one (not vectorisable: %s)", n, reason)
+        per_run = []
+        times = np.empty(0)
+        for i in range(n):
+            one = {k: (v[i] if isinstance(v, np.ndarray) and v.ndim > 0 else v) for k, v in params.items()}
+            times, vals = self._simulate(one, settings, outputs, progress, None)
+            per_run.append(vals)
+        return times, {name: np.stack([r[name] for r in per_run], axis=1) for name in outputs}
+
+    def _simulate(self, params: Mapping[str, Any], settings: RunSettings, outputs: Sequence[str],
+                  progress: Callable[[int], None] | None,
+                  batch: int | None) -> tuple[np.ndarray, dict[str, np.ndarray]]:
+        """The Euler loop of :meth:`pysd.py_backend.model.Model.run`, for one or *batch* runs."""
         model = self.pysd
         self.reset()
         components = {}
         for name, value in params.items():
             components[name] = _as_component(value, model.time)
-        with warnings.catch_warnings():
+        with np.errstate(divide="ignore", invalid="ignore", over="ignore"), warnings.catch_warnings():
             warnings.simplefilter("ignore")
-            model._config_simulation(
-                components or None, list(outputs) or None, None, (settings.initial_time, {}),
-                settings.final_time, settings.time_step, settings.saveper, True, progress=False)
+            try:
+                model._config_simulation(
+                    components or None, list(outputs) or None, None, (settings.initial_time, {}),
+                    settings.final_time, settings.time_step, settings.saveper, True, progress=False)
+            except (TypeError, ValueError, IndexError) as exc:
+                if batch is None:
+                    raise
+                raise _NotVectorisable(f"initialisation with array parameters failed ({exc})") from exc
+            if batch is not None:
+                self._broadcast_states(batch)
         time = model.time
         dyn = model._dynamicstateful_elements
         getters = [getattr(self.module, name) for name in outputs]
-        times: list[float] = []
         rows: list[list[Any]] = []
+        times: list[float] = []
         dt = time.time_step()
+        clean = model.cache.clean if not model._macro_elements else model.clean_caches
+        in_return, in_bounds, clock, tick, rnd = (time.in_return, time.in_bounds, time.__call__, time.update,
+                                                  time.round)
         steps = 0
         with np.errstate(divide="ignore", invalid="ignore", over="ignore"), warnings.catch_warnings():
             warnings.simplefilter("ignore")
-            while time.in_bounds():
-                if time.in_return():
-                    times.append(time.round())
+            try:
+                while in_bounds():
+                    if in_return():
+                        times.append(rnd())
+                        rows.append([g() for g in getters])
+                    ddts = [c.ddt() for c in dyn]
+                    for c, d in zip(dyn, ddts):
+                        c.update(c.state + d * dt)
+                    tick(clock() + dt)
+                    clean()
+                    steps += 1
+                    if progress is not None and steps % 64 == 0:
+                        progress(64)
+                if in_return():
+                    times.append(rnd())
                     rows.append([g() for g in getters])
-                ddts = [c.ddt() for c in dyn]
-                for c, d in zip(dyn, ddts):
-                    c.update(c.state + d * dt)
-                time.update(time() + dt)
-                model.clean_caches()
-                steps += 1
-                if progress is not None and steps % 64 == 0:
-                    progress(64)
-            if time.in_return():
-                times.append(time.round())
-                rows.append([g() for g in getters])
+            except (TypeError, ValueError, IndexError) as exc:
+                if batch is None:
+                    raise
+                raise _NotVectorisable(f"a step with array parameters failed ({exc})") from exc
         if progress is not None:
             progress(steps % 64)
-        n = _batch_size(params)
         out = {}
         for j, name in enumerate(outputs):
-            col = [r[j] for r in rows]
-            if n is None:
-                arr = np.array([_scalar(v, name) for v in col], dtype=float)
+            if batch is None:
+                out[name] = np.array([_scalar(r[j], name) for r in rows], dtype=float)
             else:
-                arr = np.stack([np.broadcast_to(np.asarray(v, dtype=float), (n,)) for v in col])
-            out[name] = arr
+                arr = np.empty((len(rows), batch))
+                for k, r in enumerate(rows):
+                    arr[k] = _column(r[j], batch, name)
+                out[name] = arr
         return np.asarray(times, dtype=float), out
+
+    def _broadcast_states(self, n: int) -> None:
+        """Give every multi-element stateful (SMOOTH, DELAY) a run axis of length *n*.
+
+        PySD builds their states as ``np.array([init] * order)``; with scalar
+        initial values that has no run axis, and the first array input would
+        not fit. Raises :class:`_NotVectorisable` when PySD reduced a delay's
+        order for the whole batch where single runs would keep different orders.
+        """
+        dt = self.pysd.time.time_step()
+        for obj in self.pysd._dynamicstateful_elements:
+            if isinstance(obj, (pysd_statefuls.Delay, pysd_statefuls.DelayN)):
+                _check_delay_order(obj, dt)
+            if isinstance(obj, (pysd_statefuls.Smooth, pysd_statefuls.Delay, pysd_statefuls.DelayN)):
+                state = np.asarray(obj.state, dtype=float)
+                if state.ndim != 1 and state.shape[1:] != (n,):
+                    raise _NotVectorisable(f"unexpected state shape {state.shape} in {obj.py_name}")
+                obj.state = np.array(np.broadcast_to(state.reshape(state.shape[0], -1), (state.shape[0], n)))
+                if isinstance(obj, pysd_statefuls.DelayN):
+                    times = np.asarray(obj.times, dtype=float)
+                    obj.times = np.array(np.broadcast_to(times.reshape(times.shape[0], -1), (times.shape[0], n)))
+
+
+class _NotVectorisable(Exception):
+    """Raised inside the vectorised path when it cannot reproduce single runs exactly."""
+
+
+def _check_delay_order(obj: Any, dt: float) -> None:
+    """Refuse a batch in which PySD's order reduction of a DELAY would differ between runs."""
+    delay = np.atleast_1d(np.asarray(obj.delay_time_func(), dtype=float))
+    order = int(obj.order_func())
+    orders = np.full(delay.shape, order)
+    while np.any(orders * dt > delay):
+        orders = np.where(orders * dt > delay, orders - 1, orders)
+    if np.any(orders != obj.order):
+        raise _NotVectorisable(
+            f"{obj.py_name}: delay time shorter than order x time step for some runs, so PySD would use "
+            f"different delay orders ({sorted(set(orders.tolist()))}) in different runs")
+
+
+def _column(value: Any, n: int, name: str) -> np.ndarray:
+    arr = np.asarray(value, dtype=float)
+    if arr.ndim == 0 or arr.shape == (n,):
+        return arr
+    raise RunError(f"output {name!r} has shape {arr.shape}; expected a scalar or ({n},) "
+                   "(subscripted variables cannot be collected yet)")
 
 
 def _as_component(value: Any, time: Any) -> Any:
