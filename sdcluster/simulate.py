@@ -80,6 +80,11 @@ def run_scenarios(items: Iterable[str | Path | Scenario | Mapping[str, Any]] | s
 
     # validate everything before the first (possibly long) run
     params = [s.apply(the_model, allow_out_of_range=allow_out_of_range) for s in scenarios]
+    for name in wanted or []:
+        try:
+            the_model.py_name(name)
+        except SdclusterError as exc:
+            raise ScenarioError(f"outputs: {exc}") from None
 
     results: list[xr.Dataset] = []
     for scenario, p in _progress(list(zip(scenarios, params)), progress):

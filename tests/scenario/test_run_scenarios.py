@@ -154,3 +154,8 @@ def test_allow_out_of_range_runs_with_warning(write, caplog):
     ds = sdcluster.run_scenarios(["a.yaml"], allow_out_of_range=True, progress=False)
     assert "outside the declared range" in caplog.text
     assert ds["firms"].sel(scenario="a", time=1).item() > ds["firms"].sel(scenario="a", time=0).item()
+
+
+def test_unknown_output_argument(tiny_model):
+    with pytest.raises(ScenarioError, match="outputs: .*unknown variable 'frims'"):
+        sdcluster.run_scenarios([Scenario("a")], model=tiny_model, outputs=["frims"], progress=False)
