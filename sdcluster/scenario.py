@@ -269,16 +269,7 @@ class Scenario:
                 continue
             assert info is not None
             resolved.append((i, policy, info))
-        for a in range(len(resolved)):
-            for b in range(a + 1, len(resolved)):
-                (ia, pa, info_a), (ib, pb, info_b) = resolved[a], resolved[b]
-                if info_a.py_name == info_b.py_name and pa.schedule.overlaps(pb.schedule):
-                    sa, ea = pa.schedule.support()
-                    sb, eb = pb.schedule.support()
-                    errors.append(
-                        f"{self._policy_origin(ib, pb)}: overlaps {self._policy_origin(ia, pa)} on parameter "
-                        f"{info_a.name!r} (active {_span(sb, eb)} and {_span(sa, ea)}); schedules on one "
-                        "parameter must not overlap in time; combine them into one 'table' policy")
+        errors.extend(self._overlaps(resolved))
         for i, policy, info in resolved:
             start = base.get(info.py_name, info.default)
             if start is None or not isinstance(start, (int, float)) or not math.isfinite(start):
@@ -333,6 +324,30 @@ class Scenario:
                     if any("declared range" in e for e in errors) else "")
             raise _error(errors, hint)
         return warnings
+
+    def _overlaps(self, resolved: list[tuple[int, Policy, Any]]) -> list[str]:
+        """Messages for schedules on one parameter that overlap in time (sweep, O(n log n))."""
+        out: list[str] = []
+        by_param: dict[str, list[tuple[float, float, int, Policy]]] = {}
+        for i, policy, info in resolved:
+            a, b = policy.schedule.support()
+            if a < b:  # an empty support never overlaps
+                by_param.setdefault(info.py_name, []).append((a, b, i, policy))
+        names = {info.py_name: info.name for _, _, info in resolved}
+        for py, spans in by_param.items():
+            spans.sort(key=lambda x: (x[0], x[2]))
+            holder = spans[0]
+            for cur in spans[1:]:
+                if cur[0] < holder[1]:
+                    first, later = sorted((holder, cur), key=lambda x: x[2])
+                    out.append(
+                        f"{self._policy_origin(later[2], later[3])}: overlaps "
+                        f"{self._policy_origin(first[2], first[3])} on parameter {names[py]!r} (active "
+                        f"{_span(later[0], later[1])} and {_span(first[0], first[1])}); schedules on one "
+                        "parameter must not overlap in time; combine them into one 'table' policy")
+                if cur[1] > holder[1]:
+                    holder = cur
+        return out
 
     def apply(self, model: "Model", *, allow_out_of_range: bool = False) -> dict[str, Any]:
         """Validate against *model* and return ``params`` for :meth:`Model.run`.
@@ -419,8 +434,15 @@ def _span(a: float, b: float) -> str:
     return f"[{a:g}, {b:g})"
 
 
+#: Most problems listed in one error message (all are kept in ``exc.problems``).
+MAX_LISTED = 50
+
+
 def _error(problems: Sequence[str], hint: str = "") -> ScenarioError:
-    exc = ScenarioError("\n".join([*problems, hint] if hint else problems))
+    shown = list(problems[:MAX_LISTED])
+    if len(problems) > MAX_LISTED:
+        shown.append(f"... and {len(problems) - MAX_LISTED} more problems")
+    exc = ScenarioError("\n".join([*shown, hint] if hint else shown))
     exc.problems = list(problems)  # type: ignore[attr-defined]
     return exc
 

@@ -499,3 +499,20 @@ def test_symlink_loop(folder):
     (folder / "loop.yaml").symlink_to(folder / "loop.yaml")
     with pytest.raises(ScenarioError):
         load_scenarios(folder / "loop.yaml")
+
+
+def test_many_policies_validate_quickly(tiny_model):
+    import time
+
+    from sdcluster.schedules import Pulse
+
+    policies = [Policy("brokering budget", Pulse(start=k, width=0.5, amount=1)) for k in range(20000)]
+    policies.append(Policy("brokering budget", Pulse(start=100.25, width=0.5, amount=1)))
+    start = time.perf_counter()
+    with pytest.raises(ScenarioError) as info:
+        Scenario("many", policies=policies).validate(tiny_model)
+    assert time.perf_counter() - start < 5.0
+    assert info.value.problems == [
+        "scenario 'many': policies[20000]: overlaps scenario 'many': policies[100] on parameter 'brokering budget' "
+        "(active [100.25, 100.75) and [100, 100.5)); schedules on one parameter must not overlap in time; "
+        "combine them into one 'table' policy"]
