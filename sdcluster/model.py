@@ -164,8 +164,9 @@ class Model:
         self.format = fmt
         self.pysd = pysd_model
         self._engine = Engine(pysd_model)
-        self.time_units = _time_units(pysd_model)
-        self._catalogue = _catalogue(pysd_model)
+        doc = pysd_model.doc  # a property PySD rebuilds on every access
+        self._catalogue = _catalogue(doc, pysd_model)
+        self.time_units = _time_units(doc)
         self._by_py = {v.py_name: v for v in self._catalogue}
         self._by_name = {v.name.lower(): v for v in self._catalogue}
 
@@ -439,8 +440,7 @@ def _describe(value: Any) -> Any:
     return float(value)
 
 
-def _time_units(pysd_model: Any) -> str:
-    doc = pysd_model.doc
+def _time_units(doc: Any) -> str:
     row = doc[doc["Py Name"] == "time_step"]
     units = str(row["Units"].iloc[0]) if len(row) else ""
     return "" if units in ("nan", "None") else units
@@ -450,9 +450,8 @@ def _clean(value: Any) -> str:
     return "" if value is None or (isinstance(value, float) and math.isnan(value)) or str(value) == "nan" else str(value)
 
 
-def _catalogue(pysd_model: Any) -> list[VariableInfo]:
+def _catalogue(doc: Any, pysd_model: Any) -> list[VariableInfo]:
     """Read the catalogue from PySD's ``doc`` table and the initialised model."""
-    doc = pysd_model.doc
     out = []
     for row in doc.to_dict("records"):
         py = row["Py Name"]

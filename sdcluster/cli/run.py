@@ -40,7 +40,7 @@ def run(args: argparse.Namespace) -> int:
     targets = [str(t) for t in args.target]
     if args.output:
         check_output_path(args.output)
-    if any(t.lower().endswith(SCENARIO_SUFFIXES) for t in targets):
+    if any(t.split("#")[0].lower().endswith(SCENARIO_SUFFIXES) for t in targets):
         ds = _run_scenarios(targets, args, outputs)
     else:
         ds = _run_model(targets, args, outputs)
@@ -69,13 +69,10 @@ def _run_scenarios(targets: list[str], args: argparse.Namespace, outputs: list[s
     if args.assignments or args.final_time or args.time_step or args.saveper:
         raise ParameterError("--set and time overrides apply to a model run; with scenario files put "
                              "them in the scenario (parameters:, time:)")
-    bad = [t for t in targets if not t.lower().endswith(SCENARIO_SUFFIXES)]
+    bad = [t for t in targets if not t.split("#")[0].lower().endswith(SCENARIO_SUFFIXES)]
     if bad:
         raise ParameterError(f"cannot mix scenario files and models: {bad}")
-    ds = run_scenarios(targets, allow_out_of_range=args.allow_out_of_range)
-    if outputs:
-        ds = ds[outputs]
-    return ds
+    return run_scenarios(targets, allow_out_of_range=args.allow_out_of_range, outputs=outputs)
 
 
 def summary(ds: xr.Dataset, max_vars: int = 12) -> str:
