@@ -36,6 +36,7 @@ from __future__ import annotations
 import hashlib
 import logging
 import math
+import numbers
 import re
 import reprlib
 import stat
@@ -183,8 +184,8 @@ class Scenario:
             d["question"] = self.question
         d["description"] = self.description
         d["model"] = self.model
-        d["time"] = dict(self.time)
-        d["parameters"] = dict(self.parameters)
+        d["time"] = {k: float(v) if _is_real(v) else str(v) for k, v in self.time.items()}
+        d["parameters"] = {str(k): float(v) if _is_real(v) else str(v) for k, v in self.parameters.items()}
         d["policies"] = [p.to_dict() for p in self.policies]
         d["outputs"] = None if self.outputs is None else list(self.outputs)
         d["source"] = self.source
@@ -234,7 +235,7 @@ class Scenario:
                 errors.append(f"{label}: parameters: parameter name {key!r} is not text")
                 continue
             parent = path[: -len(f"[{key!r}]")] if path.endswith(f"[{key!r}]") else path
-            if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
+            if not _is_real(value):
                 errors.append(f"{label}: {path}: value {_describe_value(value)} is not a finite number")
                 continue
             info, problem = catalogue.parameter(key)
@@ -290,7 +291,7 @@ class Scenario:
         for key, value in self.time.items():
             if key not in TIME_FIELDS:
                 errors.append(f"{self.label}: time.{key}: unknown field.{suggest(str(key), TIME_FIELDS)}")
-            elif isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
+            elif not _is_real(value):
                 errors.append(f"{self.label}: time.{key}: value {_describe_value(value)} is not a finite number")
             else:
                 settings[key] = float(value)
@@ -424,6 +425,16 @@ class _Catalogue:
                           "only parameters can be set")
         valid = [v.name for v in self.model.parameters]
         return None, f"unknown parameter {name!r}.{suggest(str(name), valid)}"
+
+
+def _is_real(value: Any) -> bool:
+    """A finite real number (NumPy scalars included, bool excluded)."""
+    if isinstance(value, (bool, np.bool_)) or not isinstance(value, numbers.Real):
+        return False
+    try:
+        return math.isfinite(float(value))
+    except (OverflowError, ValueError):
+        return False
 
 
 def _norm(name: str) -> str:

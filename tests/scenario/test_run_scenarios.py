@@ -159,3 +159,10 @@ def test_allow_out_of_range_runs_with_warning(write, caplog):
 def test_unknown_output_argument(tiny_model):
     with pytest.raises(ScenarioError, match="outputs: .*unknown variable 'frims'"):
         sdcluster.run_scenarios([Scenario("a")], model=tiny_model, outputs=["frims"], progress=False)
+
+
+def test_numpy_numbers_in_programmatic_scenarios(tiny_model):
+    s = Scenario("np", time={"final_time": np.int64(5)}, parameters={"initial firms": np.int64(12)})
+    ds = sdcluster.run_scenarios([s], model=tiny_model, outputs=["firms"], progress=False)
+    assert ds["firms"].sel(scenario="np", time=0).item() == 12.0
+    assert json.loads(ds.attrs["scenarios"])["np"]["parameters"] == {"initial firms": 12.0}
