@@ -36,8 +36,8 @@ Python)::
     scenarios that cost the same as the baseline.
 ``min:`` / ``max:``
     ranking direction: rank 1 goes to the smallest (``min``) or largest
-    (``max``) value. Default ``max``, except ``t>=``/``t<=``/``peak_time``
-    (earlier is better, ``min``).
+    (``max``) value. Default ``max``, except for times to a threshold
+    (``t>=``/``t<=``: earlier is better, ``min``).
 """
 from __future__ import annotations
 
@@ -299,7 +299,7 @@ def parse_kpi(text: str) -> KPI:
     if m["dir"]:
         better = "lower" if m["dir"] == "min" else "higher"
     else:
-        better = "lower" if measure in ("t>=", "t<=", "peak_time") and not per_cost else "higher"
+        better = "lower" if measure in ("t>=", "t<=") else "higher"
     return KPI(
         variable=var, measure=measure, time=time, window=window, threshold=thr, rate=rate,
         per_cost=per_cost, cost_variable=costvar, better=better, text=re.sub(r"\s+", "", text),
@@ -323,7 +323,7 @@ def format_kpi(k: KPI) -> str:
         if k.measure == "npv":
             args.append(f"r={k.rate:g}")
         body = f"{k.variable}:{k.measure}" + (f"[{','.join(args)}]" if args else "")
-    default_better = "lower" if k.measure in ("t>=", "t<=", "peak_time") and not k.per_cost else "higher"
+    default_better = "lower" if k.measure in ("t>=", "t<=") else "higher"
     if k.better != default_better:
         body = ("min:" if k.better == "lower" else "max:") + body
     if k.per_cost:

@@ -27,6 +27,7 @@ import pandas as pd  # noqa: E402
 import xarray as xr  # noqa: E402
 from matplotlib.figure import Figure  # noqa: E402
 from matplotlib.patches import Patch  # noqa: E402
+from matplotlib.ticker import FuncFormatter, MaxNLocator  # noqa: E402
 
 from . import compare as _compare  # noqa: E402
 from .errors import OutputError, SdclusterError, suggest  # noqa: E402
@@ -126,6 +127,25 @@ def _legend_below(fig: Figure, handles, labels) -> None:
     fig.legend(handles, labels, loc="outside lower center", ncol=ncol, frameon=False, fontsize="small")
 
 
+def _compact(x: float, _pos: object = None) -> str:
+    """Short tick label: 25000 -> '25k', 1.5e6 -> '1.5M' (plain below 10 000)."""
+    size = abs(x)
+    for threshold, div, suffix in ((1e12, 1e12, "T"), (1e9, 1e9, "G"), (1e6, 1e6, "M"), (1e4, 1e3, "k")):
+        if size >= threshold:
+            return f"{x / div:.4g}{suffix}"
+    if size != 0 and size < 1e-3:
+        return f"{x:.1e}"
+    return f"{x:.4g}"
+
+
+def _tidy_ticks(ax, axes: str = "xy", nbins: int = 5) -> None:
+    """At most *nbins* ticks per axis with compact labels, so tick labels never collide."""
+    for name in axes:
+        axis = ax.xaxis if name == "x" else ax.yaxis
+        axis.set_major_locator(MaxNLocator(nbins=nbins, steps=[1, 2, 2.5, 5, 10]))
+        axis.set_major_formatter(FuncFormatter(_compact))
+
+
 def _markevery(n: int) -> int:
     return max(1, n // 8)
 
@@ -172,6 +192,7 @@ def trajectories(
         ax.set_ylabel(_title(axis_label(da, name), 28))
         ax.set_title(_title(str(da.attrs.get("long_name", name))), fontsize="medium")
         ax.grid(True, color="0.9")
+        _tidy_ticks(ax)
     h, lab = axes.flat[0].get_legend_handles_labels()
     _legend_below(fig, h, lab)
     if title:
@@ -199,6 +220,7 @@ def differences(
         ax.set_title(_title(f"{ds[name].attrs.get('long_name', name)}: difference from {baseline}"),
                      fontsize="medium")
         ax.grid(True, color="0.9")
+        _tidy_ticks(ax)
     h, lab = axes.flat[0].get_legend_handles_labels()
     _legend_below(fig, h, lab)
     return fig
@@ -246,6 +268,7 @@ def kpi_bars(
         ax.grid(True, axis="x", color="0.85")
         ax.set_axisbelow(True)
         ax.margins(x=0.08)
+        _tidy_ticks(ax, "x", nbins=4)
     return fig
 
 
@@ -280,6 +303,7 @@ def stage_bands(
         ax.set_xlabel(time_label(ds))
         ax.set_ylabel(_title(axis_label(da, variable), 24), fontsize="small")
         ax.set_xlim(float(ds["time"][0]), float(ds["time"][-1]))
+        _tidy_ticks(ax)
     handles = [Patch(facecolor=STAGE_STYLE[n][0], hatch=STAGE_STYLE[n][1], edgecolor="#7f7f7f", label=n)
                for n in STAGES if n in seen]
     _legend_below(fig, handles, [h.get_label() for h in handles])

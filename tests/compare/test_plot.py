@@ -8,6 +8,7 @@ import matplotlib
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
+import pandas as pd  # noqa: E402
 import pytest  # noqa: E402
 from matplotlib.backends.backend_agg import FigureCanvasAgg  # noqa: E402
 
@@ -57,7 +58,8 @@ def texts(fig):
     return out
 
 
-def overlaps(fig, tol: float = 1.0) -> list[tuple[str, str]]:
+def overlaps(fig, tol: float = -2.0) -> list[tuple[str, str]]:
+    """Pairs of texts closer than ``-tol`` pixels (overlapping or touching)."""
     drawn = texts(fig)
     renderer = fig.canvas.get_renderer()
     boxes = [(t.get_text(), t.get_window_extent(renderer)) for t in drawn]
@@ -141,6 +143,29 @@ def test_no_overlapping_labels(standard_figures, make):
     assert not bad, f"overlapping texts in {make}: {bad[:5]}"
 
 
+def test_no_overlapping_tick_labels_with_large_values(results_module):
+    ds = results_module.copy()
+    ds["value_added"] = ds["value_added"] * 20.0  # cumulative KPIs of about 50,000: long tick labels
+    ds = ds.assign_coords(scenario=["baseline", "investment_attraction", "technology_platform"])
+    tab = compare.kpi_table(ds, ["value_added:cum[0,60]", "value_added@30", "firms@30", "value_added:cum"],
+                            baseline="baseline")
+    for fig in (plot.kpi_bars(tab), plot.trajectories(ds), plot.differences(ds, "baseline")):
+        assert not overlaps(fig), overlaps(fig)[:5]
+        plt.close(fig)
+
+
+def test_kpi_bars_with_five_digit_values_keep_tick_labels_apart():
+    rows = [
+        dict(scenario=s, kpi=k, value=v, units="Meuro", delta=0.0, ratio=1.0, rank=1, better="higher",
+             variable="value_added", description="")
+        for k, vals in [("value_added:cum[0,60]", [51228, 55437, 54423]),
+                        ("value_added:npv[0,100,r=0.03]", [24774, 27714, 25623])]
+        for s, v in zip(["baseline", "more_seed_entry", "milder_shift"], vals)
+    ]
+    fig = plot.kpi_bars(pd.DataFrame(rows), baseline="baseline")
+    assert not overlaps(fig), overlaps(fig)[:5]
+
+
 def test_overlap_check_can_fail():
     fig, ax = plt.subplots()
     ax.text(0.5, 0.5, "one label")
@@ -160,3 +185,9 @@ def test_save_figure_writes_png_and_svg(results, tmp_path):
 def test_unknown_variable_is_reported_with_suggestion(results):
     with pytest.raises(SdclusterError, match="Did you mean 'firms'"):
         plot.trajectories(results, ["firm"])
+
+
+@pytest.mark.parametrize("x, text", [(0, "0"), (2500, "2500"), (25000, "25k"), (-1.5e6, "-1.5M"), (0.25, "0.25"),
+                                     (2e-5, "2.0e-05"), (3e9, "3G")])
+def test_compact_tick_labels(x, text):
+    assert plot._compact(x) == text
