@@ -109,13 +109,20 @@ def _read_yaml(path: Path, label: str) -> tuple[Any, str, str]:
 
 
 def _question(text: str) -> str:
-    """The leading block of ``#`` comment lines, without the ``#``."""
+    """The question in the leading ``#`` comment block.
+
+    The text after ``Question:`` on a header line if there is one, else the
+    whole header block joined into one line.
+    """
     lines = []
     for line in text.splitlines():
         s = line.strip()
         if not s.startswith("#"):
             break
         lines.append(s.lstrip("#").strip())
+    for line in lines:
+        if line.lower().startswith("question:"):
+            return line[len("question:"):].strip()
     return " ".join(x for x in lines if x)
 
 

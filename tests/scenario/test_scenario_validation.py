@@ -52,7 +52,7 @@ def test_full_file_loads(write, folder):
         """)
     s = load_scenario(path)
     assert s.name == "early"                      # default: file stem
-    assert s.question == "Question: does early brokering pay off?"
+    assert s.question == "does early brokering pay off?"
     assert s.model == str((folder / "tiny.mdl").resolve())
     assert s.time == {"initial_time": 0, "final_time": 20, "time_step": 0.25, "saveper": 1}
     assert s.parameters == {"initial firms": 20.0}
