@@ -172,6 +172,7 @@ class _Checker:
     def __init__(self, tree: ast.Module, source: str):
         self.tree, self.source = tree, source
         self.module_names: set[str] = set()
+        self.imported_names: set[str] = set()
         self.macro_files: list[str] = []
         self.macro_params: set[str] = set()
 
@@ -210,6 +211,7 @@ class _Checker:
             elif isinstance(stmt, (ast.Import, ast.ImportFrom)):
                 for alias in stmt.names:
                     self.module_names.add(alias.asname or alias.name)
+                    self.imported_names.add(alias.asname or alias.name)
 
     def _module_statement(self, stmt: ast.stmt, where: _Where) -> None:
         if isinstance(stmt, (ast.Import, ast.ImportFrom)):
@@ -275,7 +277,8 @@ class _Checker:
             if not isinstance(value, ast.Dict):
                 raise _Refusal(stmt, "a changed '_control_vars' preamble", where)
             return self._expr(value, set(), _Where("control variables", "equation"))
-        if name.startswith("__") or name in _PREAMBLE:
+        if (name.startswith("__") or name in _PREAMBLE or name in _BUILTIN_NAMES
+                or name in self.imported_names):
             raise _Refusal(stmt, f"an assignment to reserved name {name!r}", where)
         # a stateful / lookup / external / macro object
         if not (isinstance(value, ast.Call) and isinstance(value.func, ast.Name)
@@ -326,7 +329,8 @@ class _Checker:
     def _function(self, func: ast.FunctionDef) -> None:
         variable = self._component_name(func)
         where = _Where(variable, "equation")
-        if func.name.startswith("__") or func.name in _PREAMBLE:
+        if (func.name.startswith("__") or func.name in _PREAMBLE
+                or func.name in _BUILTIN_NAMES or func.name in self.imported_names):
             raise _Refusal(func, f"a function named {func.name!r}", _Where(variable, "name"))
         if func.name == "_init_outer_references" and not func.decorator_list:
             expected = ast.parse("def _init_outer_references(data):\n"
@@ -443,15 +447,19 @@ class _Checker:
             self._expr(kw.value, set(local_names), where)
 
     def _name_ok(self, name: str, local_names: set[str]) -> bool:
-        if name in ("Path", "component", "__file__"):
-            return False  # only inside the fixed preamble
+        if name in ("Path", "component", "__file__", "Component") or name in OBJECT_FIELDS:
+            return False  # only inside the fixed preamble / as module-level objects
         if name == "__data":
             return True
         if name.startswith("__"):
             return False
-        if name in local_names or name in self.module_names:
+        if name in SAFE_BUILTINS or name in self.imported_names:
             return True
-        if name in SAFE_BUILTINS:
+        if name in _BUILTIN_NAMES:
+            # PySD never gives a variable the name of a builtin; a module that
+            # defines one could use the builtin before its own definition runs
+            return False
+        if name in local_names or name in self.module_names:
             return True
         # macro parameters become components of the macro module at run time
         return name in self.macro_params and name not in _BUILTIN_NAMES

@@ -66,6 +66,12 @@ MODULE_LEVEL = [
     "import_1.__code__ = None",
     "_x: int = 1",
     "_x += 1",
+    # a builtin used at import time, before a same-named definition shadows it
+    "_x = Integ(eval('1'), lambda: 0, '_x')\n\n@component.add(name='e')\ndef eval():\n    return 0",
+    "_x = Integ(open('f'), lambda: 0, '_x')\n\nopen = Integ(lambda: 0, lambda: 0, 'open')",
+    "@component.add(name='i')\ndef Integ():\n    return 0",
+    "_x = Integ(lambda: Macro('/tmp/evil.py', {}, 'm'), lambda: 0, '_x')",
+    "_x = Integ(lambda: Integ(lambda: 0, lambda: 0, '_y'), lambda: 0, '_x')",
 ]
 
 IN_FUNCTION = [
@@ -90,6 +96,9 @@ IN_FUNCTION = [
     "return [x for x in ()]",
     "return (yield 1)",
     "return __data['time'].__class__",
+    "return Macro(_root.joinpath('evil.py'), {}, 'evil')",
+    "return ExtData('a.xlsx', 'x', 'A', 'B2', None, {}, _root, {}, '_e')",
+    "return Component()",
 ]
 
 
