@@ -235,7 +235,7 @@ class Engine:
         per_run = []
         times = np.empty(0)
         for i in range(n):
-            one = {k: (v[i] if isinstance(v, np.ndarray) and v.ndim > 0 else v) for k, v in params.items()}
+            one = {k: _run_value(v, i) for k, v in params.items()}
             times, vals = self._simulate(one, settings, outputs, progress, None)
             per_run.append(vals)
         return times, {name: np.stack([r[name] for r in per_run], axis=1) for name in outputs}
@@ -362,8 +362,21 @@ def _as_component(value: Any, time: Any) -> Any:
     return value
 
 
+def _run_value(value: Any, i: int) -> Any:
+    """The value of one parameter in run *i* of a batch."""
+    if isinstance(value, np.ndarray) and value.ndim > 0:
+        return value[i]
+    if callable(value) and hasattr(value, "run_value"):
+        return value.run_value(i)
+    return value
+
+
 def _batch_size(params: Mapping[str, Any]) -> int | None:
+    """Number of runs carried by *params*: arrays of shape ``(N,)``, or callables (time
+    schedules with a sampled base) that declare an integer ``batch_size``."""
     sizes = {len(v) for v in params.values() if isinstance(v, np.ndarray) and v.ndim > 0}
+    sizes |= {int(b) for v in params.values() if callable(v)
+              for b in [getattr(v, "batch_size", None)] if isinstance(b, (int, np.integer))}
     if len(sizes) > 1:
         raise RunError(f"parameter arrays have different lengths {sorted(sizes)}; all must have the same")
     return sizes.pop() if sizes else None

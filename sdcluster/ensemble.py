@@ -1,0 +1,545 @@
+"""Ensembles: many parameter sets through one model, in vectorised chunks, locally or on Dask.
+
+>>> from sdcluster.sampling import Uncertain, Uniform
+>>> samples = Uncertain({"initial firms": Uniform(10, 30)}, seed=1).sample(10_000)   # doctest: +SKIP
+>>> ds = run_ensemble("scenarios/early.yaml", samples, workers=2)                     # doctest: +SKIP
+>>> ds.firms.dims                                                                      # doctest: +SKIP
+('scenario', 'run', 'time')
+
+How it works. The runs are cut into chunks of ``chunk_size``; each chunk is
+one call of :meth:`sdcluster.model.Model.run_batch`, which carries arrays of
+shape ``(chunk,)`` through PySD's translated equations (see
+:mod:`sdcluster.engine`) and equals the same runs made one by one with plain
+PySD to 1e-9 relative. Chunks run one after another (``workers=1``), on a
+local process pool (``workers=k``), or on a Dask distributed cluster
+(``scheduler=`` a :class:`distributed.Client` or a scheduler address). The
+chunk boundaries depend only on ``chunk_size``, so every back-end returns
+bit-identical numbers.
+
+Samples on top of scenarios. Each scenario's parameters and policies are
+applied first; a sampled parameter then replaces the scenario's constant for
+that parameter, run by run. When the scenario also schedules a policy on it,
+the sample replaces the *base* value and the policy is still added
+(``value(t) = sample + policy(t)``). Every scenario sees the same samples
+(common random numbers), so scenario differences within a run are paired.
+
+Initial values. A stock's initial value is set per run through the constant
+its INTEG refers to (e.g. ``initial firms``): sample that constant.
+
+Runs that fail numerically (NaN or infinite values in any output) are kept,
+flagged in the ``failed`` variable and listed in a logged warning; the other
+runs are unaffected.
+"""
+from __future__ import annotations
+
+import concurrent.futures
+import dataclasses
+import json
+import logging
+import multiprocessing
+import os
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Callable, Iterable, Mapping, Sequence
+
+import numpy as np
+import xarray as xr
+
+from .errors import ParameterError, RunError, ScenarioError, SdclusterError, suggest
+from .sampling import Samples
+
+if TYPE_CHECKING:  # pragma: no cover
+    from .model import Model
+    from .scenario import Scenario
+
+log = logging.getLogger(__name__)
+
+__all__ = ["run_ensemble", "DEFAULT_CHUNK_SIZE", "failed_runs"]
+
+#: Runs per vectorised chunk: large enough that NumPy work dominates the per-step
+#: Python overhead, small enough to keep the working set in cache and memory bounded.
+DEFAULT_CHUNK_SIZE = 2000
+
+SCENARIO_SUFFIXES = (".yaml", ".yml")
+
+
+# --------------------------------------------------------------------------- parameter values
+@dataclasses.dataclass(frozen=True)
+class SampledSchedule:
+    """A scheduled parameter whose base value is sampled: ``value(t) = base[run] + sum(policy(t))``.
+
+    Mirrors :class:`sdcluster.scenario.ScheduledValue` with an array base, so each run gets the
+    same arithmetic as a single run with that base value.
+    """
+
+    base: np.ndarray
+    schedules: tuple
+    parameter: str = ""
+
+    @property
+    def batch_size(self) -> int | None:
+        """Number of runs this value carries (None for a single run's value)."""
+        return int(self.base.shape[0]) if np.ndim(self.base) else None
+
+    def run_value(self, i: int) -> "SampledSchedule":
+        """The schedule of run *i* alone (scalar base)."""
+        return dataclasses.replace(self, base=self.base[i])
+
+    def __call__(self, t: Any) -> Any:
+        return self.base + sum(s(t) for s in self.schedules)
+
+    def to_dict(self) -> dict[str, Any]:
+        """Description for provenance attributes."""
+        return {"base": {"sampled": int(self.base.size)}, "schedules": [s.to_dict() for s in self.schedules]}
+
+    def subset(self, start: int, stop: int) -> "SampledSchedule":
+        """The same schedule for runs ``start..stop-1``."""
+        return dataclasses.replace(self, base=self.base[start:stop])
+
+
+def _overlay(base: Mapping[str, Any], samples: Mapping[str, np.ndarray]) -> dict[str, Any]:
+    """Scenario parameters with sampled arrays applied on top (see module docstring)."""
+    out = dict(base)
+    for py, arr in samples.items():
+        current = out.get(py)
+        schedules = getattr(current, "schedules", None)
+        if callable(current) and schedules is not None:
+            out[py] = SampledSchedule(arr, tuple(schedules), getattr(current, "parameter", py))
+        elif callable(current):
+            raise ParameterError(f"parameter {py!r} is a time schedule in the scenario and cannot also be sampled")
+        else:
+            out[py] = arr
+    return out
+
+
+def _slice(params: Mapping[str, Any], start: int, stop: int) -> dict[str, Any]:
+    out = {}
+    for k, v in params.items():
+        if isinstance(v, np.ndarray) and v.ndim > 0:
+            out[k] = v[start:stop]
+        elif isinstance(v, SampledSchedule):
+            out[k] = v.subset(start, stop)
+        else:
+            out[k] = v
+    return out
+
+
+# --------------------------------------------------------------------------- one chunk
+@dataclasses.dataclass
+class _Task:
+    index: int
+    scenario: str | None
+    start: int
+    stop: int
+    model_path: str
+    model_sha256: str
+    params: dict[str, Any]
+    time: dict[str, float]
+    outputs: list[str] | None
+    check_limits: bool
+
+
+_WORKER_MODELS: dict[tuple[str, str], "Model"] = {}
+
+
+def _worker_model(path: str, sha256: str) -> "Model":
+    """The model for a task, loaded once per worker process."""
+    from .model import load_model
+
+    key = (path, sha256)
+    if key not in _WORKER_MODELS:
+        model = load_model(path)
+        if model.sha256 != sha256:
+            raise RunError(f"{path}: the model file changed while the ensemble was running "
+                           f"(SHA-256 {model.sha256[:12]}..., expected {sha256[:12]}...)")
+        _WORKER_MODELS[key] = model
+    return _WORKER_MODELS[key]
+
+
+def run_chunk(model: "Model", params: Mapping[str, Any], outputs: Sequence[str] | None = None,
+              check_limits: bool = True, **time: float) -> xr.Dataset:
+    """Run one chunk: *params* hold arrays of one length (and numbers, schedules).
+
+    Returns the Dataset of :meth:`Model.run_batch` (dims ``run``, ``time``).
+    """
+    sched = [v for v in params.values() if isinstance(v, SampledSchedule)]
+    if not sched:
+        return model.run_batch(params, outputs=outputs, check_limits=check_limits, **time)
+    # a sampled parameter that also carries a policy: its array sits inside a SampledSchedule,
+    # which Model.run_batch does not look into; the engine does (and falls back per run itself)
+    plain = {k: v for k, v in params.items() if not (isinstance(v, np.ndarray) and v.ndim > 0)}
+    resolved = model._resolve_params(plain, check_limits)
+    for k, v in params.items():
+        if k not in plain:
+            py = model._check_settable(k)
+            model._check_values(py, v, check_limits)
+            resolved[py] = np.asarray(v, dtype=float)
+    settings = model._settings(time.get("initial_time"), time.get("final_time"), time.get("time_step"),
+                               time.get("saveper"))
+    names = model._outputs(outputs)
+    times, values = model._engine.run(resolved, settings, names)
+    values = {k: v.T for k, v in values.items()}
+    return model._dataset(times, values, resolved, settings, dims=("run", "time"))
+
+
+def _run_task(task: _Task) -> tuple[int, xr.Dataset]:
+    """Entry point of a chunk in a worker process or on a Dask worker."""
+    model = _worker_model(task.model_path, task.model_sha256)
+    return task.index, run_chunk(model, task.params, task.outputs, task.check_limits, **task.time)
+
+
+# --------------------------------------------------------------------------- back-ends
+def _forkserver_context() -> Any:
+    methods = multiprocessing.get_all_start_methods()
+    return multiprocessing.get_context("forkserver" if "forkserver" in methods else "spawn")
+
+
+def _connect(scheduler: Any, timeout: float) -> tuple[Any, bool]:
+    """Return ``(client, owned)`` for a Client or a scheduler address."""
+    try:
+        from distributed import Client
+    except ImportError as exc:  # pragma: no cover - a dependency
+        raise RunError("the Dask back-end needs the 'distributed' package") from exc
+    if isinstance(scheduler, Client):
+        return scheduler, False
+    if not isinstance(scheduler, str) or not scheduler.strip():
+        raise RunError(f"scheduler = {scheduler!r}: give a dask.distributed Client or an address like "
+                       "'tcp://10.0.0.5:8786'")
+    try:
+        client = Client(scheduler, timeout=f"{timeout}s", set_as_default=False)
+    except (OSError, TimeoutError, ValueError) as exc:
+        raise RunError(f"cannot reach the Dask scheduler at {scheduler!r} within {timeout:g} s "
+                       f"({type(exc).__name__}: {exc}); check the address and that the scheduler is running") \
+            from None
+    return client, True
+
+
+def _execute(tasks: list[_Task], model: "Model", workers: int, scheduler: Any, timeout: float,
+             bar: Callable[[int], None]) -> list[xr.Dataset]:
+    results: list[xr.Dataset | None] = [None] * len(tasks)
+    if scheduler is not None:
+        from distributed import as_completed
+
+        client, owned = _connect(scheduler, timeout)
+        try:
+            futures = [client.submit(_run_task, t, pure=False, key=f"sdcluster-chunk-{os.getpid()}-{id(t)}")
+                       for t in tasks]
+            for fut in as_completed(futures):
+                i, ds = fut.result()
+                results[i] = ds
+                bar(tasks[i].stop - tasks[i].start)
+        finally:
+            if owned:
+                client.close()
+    elif workers > 1 and len(tasks) > 1:
+        ctx = _forkserver_context()
+        with concurrent.futures.ProcessPoolExecutor(max_workers=workers, mp_context=ctx) as pool:
+            futures = [pool.submit(_run_task, t) for t in tasks]
+            for fut in concurrent.futures.as_completed(futures):
+                i, ds = fut.result()
+                results[i] = ds
+                bar(tasks[i].stop - tasks[i].start)
+    else:
+        for t in tasks:
+            results[t.index] = run_chunk(model, t.params, t.outputs, t.check_limits, **t.time)
+            bar(t.stop - t.start)
+    return results  # type: ignore[return-value]
+
+
+class _Bar:
+    def __init__(self, enabled: bool, total: int):
+        self._bar = None
+        if enabled:
+            from tqdm.auto import tqdm
+
+            self._bar = tqdm(total=total, unit="run", desc="ensemble", leave=False)
+
+    def __call__(self, n: int) -> None:
+        if self._bar is not None:
+            self._bar.update(n)
+
+    def close(self) -> None:
+        if self._bar is not None:
+            self._bar.close()
+
+
+# --------------------------------------------------------------------------- targets
+def _resolve_target(target: Any, model: Any) -> tuple["Model", list["Scenario"] | None]:
+    """Return the model and the scenarios (None for a plain model ensemble)."""
+    from .model import Model, load_model
+    from .scenario import Scenario, as_scenarios
+
+    if isinstance(target, Model):
+        return target, None
+    is_scenario = isinstance(target, (Scenario, Mapping)) or (
+        isinstance(target, (str, Path)) and str(target).lower().split("#")[0].endswith(SCENARIO_SUFFIXES)) or (
+        isinstance(target, (list, tuple)))
+    if not is_scenario:
+        return load_model(target), None
+    from .simulate import _common_model
+
+    scenarios = as_scenarios(target)
+    if not scenarios:
+        raise ScenarioError("no scenarios to run")
+    names = [s.name for s in scenarios]
+    dupes = sorted({n for n in names if names.count(n) > 1})
+    if dupes:
+        raise ScenarioError(f"scenario names must be unique within one ensemble: {dupes}")
+    return _common_model(scenarios, model), scenarios
+
+
+def _sample_arrays(model: "Model", samples: Mapping[str, Any]) -> tuple[dict[str, np.ndarray], int]:
+    if isinstance(samples, Samples):
+        values, where = dict(samples), str(samples.meta.get("source", "samples"))
+    elif isinstance(samples, Mapping):
+        values, where = dict(samples), "samples"
+    else:
+        raise ParameterError(f"samples must be a Samples object or a mapping of parameter name to array, "
+                             f"got {type(samples).__name__}")
+    if not values:
+        raise ParameterError(f"{where}: no sampled parameters")
+    valid = [p.name for p in model.parameters]
+    settable = {p.py_name for p in model.parameters}
+    out: dict[str, np.ndarray] = {}
+    for name, arr in values.items():
+        try:
+            py = model.py_name(name)
+        except SdclusterError:
+            py = None
+        if py not in settable:
+            raise ParameterError(f"{where}: {model.path.name} has no parameter {name!r}.{suggest(str(name), valid)}")
+        if py in out:
+            raise ParameterError(f"{where}: parameter {name!r} is sampled twice")
+        a = np.asarray(arr, dtype=float)
+        if a.ndim != 1:
+            raise ParameterError(f"{where}: values of {name!r} must be a 1-D array, got shape {a.shape}")
+        out[py] = a
+    sizes = {a.shape[0] for a in out.values()}
+    if len(sizes) != 1:
+        raise ParameterError(f"{where}: sampled arrays differ in length {sorted(sizes)}")
+    n = sizes.pop()
+    if n <= 0:
+        raise ParameterError(f"{where}: runs = {n}: the number of runs must be positive")
+    return out, n
+
+
+def _check_workers(workers: Any) -> int:
+    if workers in (None, "auto"):
+        return os.cpu_count() or 1
+    if isinstance(workers, bool) or not isinstance(workers, (int, np.integer)) or workers < 1:
+        raise RunError(f"workers = {workers!r}: give a positive whole number or 'auto'")
+    return int(workers)
+
+
+# --------------------------------------------------------------------------- public API
+def run_ensemble(target: Any, samples: Mapping[str, Any], *, model: Any = None,
+                 outputs: Sequence[str] | None = None, chunk_size: int = DEFAULT_CHUNK_SIZE,
+                 workers: int | str = 1, scheduler: Any = None, timeout: float = 10.0,
+                 allow_out_of_range: bool = False, progress: bool = False,
+                 **time: float) -> xr.Dataset:
+    """Run every parameter set of *samples* through a model or through each of several scenarios.
+
+    Parameters
+    ----------
+    target
+        A loaded :class:`~sdcluster.model.Model`, a model path or bundled name, or
+        scenarios: a scenario file (``.yaml``), a :class:`~sdcluster.scenario.Scenario`,
+        or a list of them.
+    samples
+        :class:`~sdcluster.sampling.Samples` or ``{parameter name: 1-D array}``
+        (model's own or Python names), all arrays of length *N*.
+    model
+        Model for scenarios that name none.
+    outputs
+        Variables to keep (default: the scenarios' outputs, else all stocks and
+        auxiliaries). Keep this short for large ensembles: the result holds
+        ``scenarios x N x times x outputs`` numbers.
+    chunk_size
+        Runs per vectorised pass; bounds the working memory.
+    workers
+        Local processes (``1``: in this process; ``"auto"``: one per core).
+    scheduler
+        A :class:`distributed.Client` or scheduler address: run the chunks on Dask.
+    timeout
+        Seconds to wait for a scheduler address to answer.
+    allow_out_of_range
+        Accept sampled values outside a parameter's declared range.
+    progress
+        Show a progress bar (runs done).
+    **time
+        ``initial_time``, ``final_time``, ``time_step``, ``saveper`` for a model
+        target (scenarios carry their own).
+
+    Returns
+    -------
+    xarray.Dataset
+        Dims ``(run, time)``, or ``(scenario, run, time)`` for scenarios; the
+        sampled values as coordinates ``param_<python name>`` over ``run``;
+        ``failed`` (bool) flags runs with NaN/infinite outputs; attrs: model
+        provenance, ``samples`` (JSON: method, seed, distributions), ``runs``,
+        ``chunk_size``, ``backend`` and, for scenarios, ``scenarios`` (JSON).
+
+    Raises
+    ------
+    ParameterError
+        Unknown sampled parameter, arrays of different lengths, no runs, or a
+        value outside a parameter's declared range.
+    RunError
+        Bad ``chunk_size``/``workers``, unreachable scheduler, failed chunk.
+    ScenarioError
+        Invalid scenarios.
+    """
+    if isinstance(chunk_size, bool) or not isinstance(chunk_size, (int, np.integer)) or chunk_size < 1:
+        raise RunError(f"chunk_size = {chunk_size!r}: give a positive whole number")
+    workers = _check_workers(workers)
+    the_model, scenarios = _resolve_target(target, model)
+    arrays, n = _sample_arrays(the_model, samples)
+    check = not allow_out_of_range
+    for py, arr in arrays.items():  # validate every value before the first (possibly long) chunk
+        if not np.all(np.isfinite(arr)):
+            bad = int(np.flatnonzero(~np.isfinite(arr))[0])
+            raise ParameterError(f"samples: {the_model.info(py).name!r} run {bad}: value {arr[bad]!r} is not finite")
+        if check:
+            info = the_model.info(py)
+            outside = [i for i, v in enumerate(arr) if not info.in_limits(float(v))]
+            if outside:
+                i = outside[0]
+                raise ParameterError(
+                    f"samples: {info.name!r}: {len(outside)} of {n} values lie outside its declared range "
+                    f"{info.range_text()} ({info.units or 'dimensionless'}), e.g. run {i}: {arr[i]:g}; "
+                    "narrow or truncate the distribution, or allow out-of-range values")
+
+    jobs: list[tuple[str | None, dict[str, Any], dict[str, float], list[str] | None]] = []
+    if scenarios is None:
+        jobs.append((None, _overlay({}, arrays), dict(time), list(outputs) if outputs else None))
+    else:
+        if time:
+            raise RunError(f"time settings {sorted(time)} apply to a model ensemble; scenarios carry their own "
+                           "(put them in the scenario's time:)")
+        wanted = list(outputs) if outputs else None
+        if wanted is None:
+            union: list[str] = []
+            for s in scenarios:
+                union += [o for o in (s.outputs or []) if o not in union]
+            wanted = union or None
+        for s in scenarios:
+            base = s.apply(the_model, allow_out_of_range=allow_out_of_range)
+            jobs.append((s.name, _overlay(base, arrays), s.run_kwargs(), wanted))
+
+    tasks = []
+    for name, params, tkw, outs in jobs:
+        for start in range(0, n, chunk_size):
+            stop = min(n, start + chunk_size)
+            tasks.append(_Task(len(tasks), name, start, stop, str(the_model.path), the_model.sha256,
+                               _slice(params, start, stop), tkw, outs, check))
+    backend = "dask" if scheduler is not None else (f"processes({workers})" if workers > 1 and len(tasks) > 1
+                                                    else "serial")
+    log.info("ensemble: %d runs x %d scenario(s) of %s in %d chunk(s) of <= %d (%s)", n, len(jobs),
+             the_model.path.name, len(tasks), chunk_size, backend)
+    bar = _Bar(progress, n * len(jobs))
+    try:
+        results = _execute(tasks, the_model, workers, scheduler, timeout, bar)
+    except SdclusterError:
+        raise
+    except Exception as exc:
+        raise RunError(f"ensemble of {the_model.path.name} failed in a chunk: {type(exc).__name__}: {exc}") from exc
+    finally:
+        bar.close()
+    return _assemble(the_model, tasks, results, jobs, arrays, samples, n, chunk_size, backend)
+
+
+def _assemble(model: "Model", tasks: list[_Task], results: list[xr.Dataset], jobs: list, arrays: dict,
+              samples: Any, n: int, chunk_size: int, backend: str) -> xr.Dataset:
+    per_job = []
+    for name, *_ in jobs:
+        parts = [r for t, r in zip(tasks, results) if t.scenario == name]
+        for p in parts[1:]:
+            if p.sizes["time"] != parts[0].sizes["time"]:  # pragma: no cover - same settings per scenario
+                raise RunError("chunks returned different time grids")
+        stripped = []
+        for p in parts:
+            q = p.drop_vars("run")
+            q.attrs = {}
+            stripped.append(q)
+        ds = xr.concat(stripped, dim="run", data_vars="all", coords="minimal", compat="override",
+                       join="override") if len(stripped) > 1 else stripped[0]
+        per_job.append(ds)
+    first = results[0]
+    if jobs[0][0] is None:
+        out = per_job[0]
+    else:
+        for s, ds in zip(jobs[1:], per_job[1:]):
+            t0, t = per_job[0]["time"].values, ds["time"].values
+            if t.shape != t0.shape or not np.allclose(t, t0, rtol=1e-12, atol=1e-12):
+                raise ScenarioError(f"scenario {s[0]!r} saves different times than {jobs[0][0]!r}; scenarios in "
+                                    "one ensemble need the same initial_time, final_time and saveper")
+        out = xr.concat(per_job, dim=xr.DataArray([j[0] for j in jobs], dims="scenario", name="scenario"),
+                        data_vars="all", coords="minimal", compat="override", join="override")
+        out["scenario"].attrs["long_name"] = "scenario"
+    out = out.assign_coords(run=("run", np.arange(n), {"long_name": "ensemble run index"}))
+    for name in out.data_vars:
+        out[name].attrs = dict(first[name].attrs)
+    out["time"].attrs = dict(first["time"].attrs)
+    for py, arr in arrays.items():
+        info = model.info(py)
+        out.coords[f"param_{py}"] = ("run", arr, {"long_name": info.name, "units": info.units,
+                                                  "description": f"sampled value of {info.name}"})
+    values = [out[v] for v in out.data_vars]
+    bad = xr.zeros_like(values[0].isel(time=0), dtype=bool) if values else None
+    for v in values:
+        bad = bad | ~np.isfinite(v).all("time")
+    if bad is not None:
+        bad = bad.drop_vars([c for c in bad.coords if c not in bad.dims])
+        out["failed"] = bad.assign_attrs(long_name="run failed", units="1",
+                                         description="True where any output of the run is NaN or infinite")
+        _report_failures(out, arrays)
+    attrs = {k: v for k, v in first.attrs.items() if k not in ("parameters", "title")}
+    attrs["title"] = f"sdcluster ensemble of {model.path.name}"
+    attrs["runs"] = n
+    attrs["chunk_size"] = chunk_size
+    attrs["backend"] = backend
+    meta = dict(getattr(samples, "meta", {}) or {})
+    attrs["samples"] = json.dumps({**meta, "parameters": [model.info(p).name for p in arrays]}, default=str)
+    if meta.get("seed") is not None:
+        attrs["seed"] = int(meta["seed"])
+    if jobs[0][0] is not None:
+        from .scenario import as_scenarios  # noqa: F401  (scenarios already resolved)
+
+        attrs["scenarios"] = json.dumps({j[0]: _describe_params(j[1]) for j in jobs}, default=str)
+    out.attrs = attrs
+    return out
+
+
+def _describe_params(params: Mapping[str, Any]) -> dict[str, Any]:
+    out = {}
+    for k, v in params.items():
+        if isinstance(v, np.ndarray):
+            out[k] = "sampled"
+        elif hasattr(v, "to_dict"):
+            out[k] = v.to_dict()
+        elif callable(v):
+            out[k] = repr(v)
+        else:
+            out[k] = float(v)
+    return out
+
+
+def failed_runs(ds: xr.Dataset) -> np.ndarray:
+    """Indices of runs that failed (NaN/infinite output) in any scenario."""
+    if "failed" not in ds:
+        return np.array([], dtype=int)
+    f = ds["failed"]
+    if "scenario" in f.dims:
+        f = f.any("scenario")
+    return ds["run"].values[np.asarray(f.values, dtype=bool)]
+
+
+def _report_failures(ds: xr.Dataset, arrays: Mapping[str, np.ndarray]) -> None:
+    idx = failed_runs(ds)
+    if idx.size == 0:
+        return
+    examples = []
+    for i in idx[:3]:
+        vals = ", ".join(f"{k}={arrays[k][i]:g}" for k in list(arrays)[:4])
+        examples.append(f"run {int(i)} ({vals})")
+    log.warning("%d of %d runs produced NaN or infinite values (kept, flagged in 'failed'): %s%s",
+                idx.size, ds.sizes["run"], "; ".join(examples), " ..." if idx.size > 3 else "")
