@@ -6,7 +6,8 @@ comments, and -- for the allow-list -- every kind of construct PySD 3.14
 generates: all statefuls (INTEG, SMOOTH*, DELAY*, DELAY N, DELAY FIXED, TREND,
 FORECAST, INITIAL, SAMPLE IF TRUE, ACTIVE INITIAL), lookups (table, WITH
 LOOKUP, GET XLS LOOKUPS), data and constants from files, subscripts (ranges,
-subranges, :EXCEPT:, multi-definitions, aggregation, VECTOR functions),
+subranges, copies, mappings, :EXCEPT:, mixed data/constant definitions,
+aggregation, VECTOR functions, TABBED ARRAY),
 allocation, macros, random functions and XMILE builtins.
 """
 from __future__ import annotations
@@ -21,7 +22,7 @@ from sdcluster.safety import PYSD_IMPORTS, check_translated_file
 
 RUNNABLE = ["unusual_names.mdl", "unusual_text.xmile"]
 TRANSLATE_ONLY = ["all_statefuls.mdl", "lookups_subscripts_allocation.mdl",
-                  "macros_and_data.mdl", "xmile_builtins.xmile"]
+                  "macros_and_data.mdl", "subscripts_advanced.mdl", "xmile_builtins.xmile"]
 
 
 @pytest.mark.parametrize("name", RUNNABLE)
