@@ -45,6 +45,9 @@ def atomic_path(path: str | Path) -> Iterator[Path]:
         raise OutputError(f"{target}: cannot write in {folder} ({exc.strerror})") from None
     os.close(fd)
     tmp = Path(tmp_name)
+    umask = os.umask(0)
+    os.umask(umask)
+    os.chmod(tmp, 0o666 & ~umask)  # mkstemp creates 0600; results are ordinary files
     try:
         yield tmp
         with open(tmp, "rb+") as fh:

@@ -89,7 +89,8 @@ def summary(ds: xr.Dataset, max_vars: int = 12) -> str:
         stacked = var.stack(_k=extra) if extra else var.expand_dims(_k=[None])
         for k in range(stacked.sizes["_k"]):
             one = stacked.isel(_k=k)
-            labels = [str(v) for v in (one["_k"].item() if extra and len(extra) > 1 else [one["_k"].item()])] if extra else []
+            key = one["_k"].item() if extra else ()
+            labels = [str(v) for v in (key if isinstance(key, tuple) else (key,))] if extra else []
             rows.append([name, var.attrs.get("units", "")] + labels
                         + [float(one.isel(time=i)) for i in picks])
     text = format_table(headers, rows)
