@@ -66,3 +66,14 @@ def test_function_allow_list_covers_pysd_functionspace() -> None:
     needed = {mod[1] for _, mods in functionspace.values() for mod in mods
               if len(mod) == 2 and mod[0] == "functions"}
     assert needed <= PYSD_IMPORTS["functions"]
+
+
+BUNDLED = sorted(p for p in (LEGAL.parents[2] / "models").glob("*")
+                 if p.suffix in (".mdl", ".xmile"))
+
+
+@pytest.mark.parametrize("model", BUNDLED, ids=lambda p: p.name)
+def test_bundled_models_pass_allow_list(model: Path, tmp_path: Path) -> None:
+    """The project's own models are never refused."""
+    py = translate_only(model, tmp_path)
+    check_translated_file(py, model)
