@@ -123,7 +123,11 @@ def _grid(n: int, ncols: int, height: float = 2.6) -> tuple[Figure, np.ndarray]:
 def _legend_below(fig: Figure, handles, labels) -> None:
     if not handles:
         return
-    ncol = min(len(labels), 3 if max(len(s) for s in labels) > 18 else 4)
+    # one row when the labels fit the figure width (about 90 characters), else 3-4 columns
+    if sum(len(s) + 6 for s in labels) <= 90:
+        ncol = len(labels)
+    else:
+        ncol = min(len(labels), 3 if max(len(s) for s in labels) > 18 else 4)
     fig.legend(handles, labels, loc="outside lower center", ncol=ncol, frameon=False, fontsize="small")
 
 

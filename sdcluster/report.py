@@ -161,7 +161,10 @@ def scenarios_html(ds: xr.Dataset) -> str:
         parts.append(f'<h3 id="scenario-{esc(name)}">{esc(name)}</h3>')
         if isinstance(d, Mapping):
             d = dict(d)
+            question = d.pop("question", None)
             desc = d.pop("description", None)
+            if question:
+                parts.append(f'<p class="question"><strong>Question:</strong> {esc(question)}</p>')
             if desc:
                 parts.append(f"<p>{esc(desc)}</p>")
             parts.append(_value_html(d))

@@ -3,6 +3,7 @@
 Writes into the output folder::
 
     results.nc            all scenarios, dims (scenario, time), with provenance
+    differences.nc        each scenario minus the baseline
     kpis.csv, kpis.md     the tidy KPI table (also printed to the terminal)
     figures/*.png, *.svg  trajectories, differences, KPI bars, life-cycle stages
     report.html           a self-contained report (figures embedded)
@@ -93,7 +94,12 @@ def run(args: argparse.Namespace) -> int:
     from ..io import atomic_write, atomic_write_text, write_dataset
     from ..lifecycle import stages_by_scenario
 
-    kpis = cmp.parse_kpis([k for group in args.kpis for k in group]) if args.kpis else None  # fail fast
+    texts = [k for group in args.kpis for k in group] if args.kpis else []
+    files = [k for k in texts if k.lower().endswith((".yaml", ".yml", ".nc"))]
+    if files:
+        raise ParameterError(f"--kpi {files[0]!r} looks like a file: put scenario files before --kpi, "
+                             "or end the KPI list with '--'")
+    kpis = cmp.parse_kpis(texts) if texts else None  # fail fast, before running anything
     formats = [f.strip().lower() for f in args.formats.split(",") if f.strip()]
     bad = [f for f in formats if f not in ("png", "svg", "pdf")]
     if bad or not formats:
@@ -111,7 +117,8 @@ def run(args: argparse.Namespace) -> int:
     stage_var = _stage_variable(ds, args.stage_variable)
     stage_map = stages_by_scenario(ds[stage_var]) if stage_var else None
 
-    written = [write_dataset(ds, outdir / "results.nc")]
+    written = [write_dataset(ds, outdir / "results.nc"),
+               write_dataset(comparison.differences, outdir / "differences.nc")]
     written.append(atomic_write(outdir / "kpis.csv", lambda tmp: table.to_csv(tmp, index=False)))
     written.append(atomic_write_text(outdir / "kpis.md", cmp.to_markdown(table)))
     figs = plot.comparison_figures(ds, args.baseline, table, stage_var, stage_map)

@@ -18,7 +18,7 @@ FIGURES = ["trajectories", "differences", "kpis", "stages", "stage_timeline"]
 def test_writes_netcdf_tables_figures_and_report(cli_output):
     out, rc, stdout, ds = cli_output
     assert rc == 0
-    for name in ["results.nc", "kpis.csv", "kpis.md", "report.html"]:
+    for name in ["results.nc", "differences.nc", "kpis.csv", "kpis.md", "report.html"]:
         assert (out / name).is_file(), name
     for stem in FIGURES:
         assert (out / "figures" / f"{stem}.png").read_bytes()[:4] == b"\x89PNG"
@@ -26,6 +26,10 @@ def test_writes_netcdf_tables_figures_and_report(cli_output):
     with xr.open_dataset(out / "results.nc") as back:
         xr.testing.assert_allclose(back["firms"], ds["firms"])
         assert back.attrs["model_sha256"] == ds.attrs["model_sha256"]
+    with xr.open_dataset(out / "differences.nc") as d:
+        expected = ds["firms"] - ds["firms"].sel(scenario="baseline")
+        np.testing.assert_allclose(d["firms"].values, expected.values)
+        assert d.attrs["baseline"] == "baseline"
 
 
 def test_csv_equals_kpi_table_and_terminal_table_printed(cli_output):
@@ -62,6 +66,8 @@ def test_bad_baseline_bad_kpi_missing_cost_are_clear_errors(cli_output, tmp_path
     rc, _, err = run_cli(["compare", str(src), "--baseline", "baseline", "--stage-variable", "firm",
                           "-o", str(tmp_path / "d")], capsys)
     assert rc == 1 and "Did you mean 'firms'" in err
+    rc, _, err = run_cli(["compare", str(src), "--baseline", "baseline", "--kpi", "firms@3", "other.yaml"], capsys)
+    assert rc == 1 and "looks like a file" in err
     rc, _, err = run_cli(["compare", str(tmp_path / "nope.nc"), "--baseline", "baseline"], capsys)
     assert rc == 1 and "does not exist" in err
 
