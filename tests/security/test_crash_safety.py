@@ -64,6 +64,22 @@ sys.exit(main(sys.argv[1:]))
 '''
 
 
+#: any command; the first text file written through a ``.part`` temporary stalls half-way
+_CLI_TEXT = r'''
+import pathlib, sys, time
+original = pathlib.Path.write_text
+def slow_write_text(self, data, *a, **k):
+    if not self.name.endswith(".part"):
+        return original(self, data, *a, **k)
+    original(self, data[: len(data) // 2], *a, **k)
+    print("WRITING", flush=True)
+    time.sleep(120)
+pathlib.Path.write_text = slow_write_text
+from sdcluster.cli import main
+sys.exit(main(sys.argv[1:]))
+'''
+
+
 def _kill_while_writing(args: list[str], cwd: Path) -> None:
     proc = subprocess.Popen([sys.executable, "-c", *args], cwd=cwd, stdout=subprocess.PIPE,
                             stderr=subprocess.PIPE, text=True)
@@ -136,3 +152,41 @@ def test_run_csv_killed_mid_write_keeps_previous_result(tmp_path: Path) -> None:
     target.write_text("previous complete table\n", encoding="utf-8")
     _kill_while_writing([_CLI, "run", str(MODEL), "-o", str(target)], tmp_path)
     assert target.read_text(encoding="utf-8") == "previous complete table\n"
+
+
+@pytest.mark.slow
+def test_calibrate_killed_mid_write_keeps_previous_scenario(tmp_path: Path) -> None:
+    model_file = LEGAL / "macro_only.mdl"
+    obs = tmp_path / "obs.csv"
+    obs.write_text("time,firms\n0,10\n1,11.5\n2,13.2\n3,15.2\n4,17.5\n5,20.1\n", encoding="utf-8")
+    target = tmp_path / "fitted.yaml"
+    target.write_text("name: previous\n", encoding="utf-8")
+    _kill_while_writing([_CLI_TEXT, "calibrate", str(model_file), "--data", str(obs),
+                         "--param", "growth rate=0:1", "--no-progress", "-o", str(target)], tmp_path)
+    assert target.read_text(encoding="utf-8") == "name: previous\n"
+    assert all(p.name.endswith(".part") for p in _leftovers(tmp_path, target))
+
+
+@pytest.mark.slow
+def test_compare_killed_mid_write_keeps_previous_outputs(tmp_path: Path) -> None:
+    model_file = LEGAL / "macro_only.mdl"
+    (tmp_path / "base.yaml").write_text(f"model: {model_file}\nname: base\n", encoding="utf-8")
+    fast = tmp_path / "fast.yaml"
+    fast.write_text("extends: base.yaml\nname: fast\nparameters: {growth rate: 0.2}\n", encoding="utf-8")
+    out = tmp_path / "out"
+    args = ["compare", "base.yaml", "fast.yaml", "--baseline", "base", "--formats", "png", "-o", str(out)]
+    done = subprocess.run([sys.executable, "-m", "sdcluster", *args], cwd=tmp_path,
+                          capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr[-2000:]
+    before = {p: p.read_bytes() for p in out.rglob("*") if p.is_file()}
+    fast.write_text("extends: base.yaml\nname: fast\nparameters: {growth rate: 0.3}\n", encoding="utf-8")
+    _kill_while_writing([_CLI_TEXT, *args], tmp_path)
+    parts = [p for p in out.rglob("*.part")]
+    assert parts, "the kill did not happen during a write"
+    for part in parts:
+        target = part.with_name(part.name[1:].rsplit(".", 2)[0])  # .NAME.<random>.part -> NAME
+        assert target in before
+        assert target.read_bytes() == before[target], f"{target.name} changed although its write was killed"
+    for path in out.rglob("*.nc"):  # whatever was replaced before the kill is complete
+        with xr.open_dataset(path) as ds:
+            assert ds.sizes["time"] > 0
