@@ -200,3 +200,30 @@ def test_text_and_markdown_tables(tiny):
     assert all(line.count("|") == lines[0].count("|") for line in lines)
     txt = c.to_text(tab)
     assert "v@4/cost" in txt and "0.375" in txt and "–" in txt
+
+
+from hypothesis import given, settings  # noqa: E402
+from hypothesis import strategies as st  # noqa: E402
+
+finite = st.floats(-1e6, 1e6, allow_nan=False)
+
+
+@settings(max_examples=60, deadline=None)
+@given(values=st.lists(finite, min_size=3, max_size=30), cut=st.floats(0.01, 0.99), const=finite)
+def test_cumulative_is_additive_and_exact_for_constants(values, cut, const):
+    t = np.arange(len(values), dtype=float)
+    mid = float(cut * t[-1])
+    v = np.array([values, np.full(len(values), const)])
+    ds = xr.Dataset({"x": (("scenario", "time"), v)}, coords={"scenario": ["a", "b"], "time": t})
+
+    def kpi(text):
+        return c.evaluate_kpi(ds, text).values
+
+    whole = kpi("x:cum")
+    scale = 1 + np.abs(v).max() * t[-1]
+    # splitting the window anywhere (even between saved times) gives the same total
+    np.testing.assert_allclose(kpi(f"x:cum[0,{mid!r}]") + kpi(f"x:cum[{mid!r},end]"), whole, atol=1e-9 * scale)
+    # no discounting equals the plain cumulative value
+    np.testing.assert_allclose(kpi("x:npv[r=0]"), whole, atol=1e-9 * scale)
+    # a constant c over [0, T] sums to c T
+    assert whole[1] == pytest.approx(const * t[-1], abs=1e-9 * scale)

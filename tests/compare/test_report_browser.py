@@ -66,15 +66,7 @@ def test_report_renders_with_all_images_and_kpi_table(cli_output, tmp_path):
     n_rows = html[html.index('id="kpi-table"'):].split("</table>")[0].count("<tr") - 1
     assert n_img == 5 and n_rows > 0
 
-    probed = tmp_path / "probed.html"
-    probed.write_text(html.replace("</body>", PROBE + "</body>"), encoding="utf-8")
-    dom = run_browser(exe, tmp_path / "profile1", "--virtual-time-budget=10000", "--dump-dom",
-                      probed.as_uri()).stdout
-    assert f'data-checked="images={n_img};kpi-rows={n_rows}"' in dom, dom[:500]
-    assert dom.count('data-loaded="yes"') == n_img
-    assert 'data-loaded="no"' not in dom
-    assert re.search(r'<table id="kpi-table"', dom)
-
+    # screenshot first, so the CI artefact exists even when a check below fails
     folder = Path(os.environ.get("SDCLUSTER_ARTIFACTS") or tmp_path)
     folder.mkdir(parents=True, exist_ok=True)
     shot = folder / "compare_report.png"
@@ -88,3 +80,12 @@ def test_report_renders_with_all_images_and_kpi_table(cli_output, tmp_path):
     pixels = matplotlib.image.imread(shot)
     assert pixels.shape[:2] == (2400, 1280)
     assert float(pixels[..., :3].std()) > 0.05  # not a blank page
+
+    probed = tmp_path / "probed.html"
+    probed.write_text(html.replace("</body>", PROBE + "</body>"), encoding="utf-8")
+    dom = run_browser(exe, tmp_path / "profile1", "--virtual-time-budget=10000", "--dump-dom",
+                      probed.as_uri()).stdout
+    assert f'data-checked="images={n_img};kpi-rows={n_rows}"' in dom, dom[:500]
+    assert dom.count('data-loaded="yes"') == n_img
+    assert 'data-loaded="no"' not in dom
+    assert re.search(r'<table id="kpi-table"', dom)
