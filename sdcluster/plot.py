@@ -95,7 +95,7 @@ def _line_kw(style: dict) -> dict:
 
 
 def _names(ds: xr.Dataset) -> list[str]:
-    return [str(s) for s in ds["scenario"].values] if "scenario" in ds.dims else [""]
+    return [str(s) for s in ds["scenario"].values] if "scenario" in ds.dims else ["run"]
 
 
 def _variables(ds: xr.Dataset, variables: Sequence[str] | None) -> list[str]:
@@ -363,18 +363,30 @@ def comparison_figures(
     stage_variable: str | None = None,
     stage_map: Mapping[str, Sequence[Stage]] | None = None,
     variables: Sequence[str] | None = None,
+    max_panels: int = 12,
 ) -> dict[str, Figure]:
     """The standard set of comparison figures, keyed by file stem.
+
+    At most *max_panels* variables (and KPIs) are drawn, so figures stay readable;
+    a warning names what was left out.
 
     ``trajectories``, ``differences``, ``kpis`` (when *table* is given),
     ``stages`` and ``stage_timeline`` (when *stage_variable* is given).
     """
+    names = _variables(ds, variables)
+    if len(names) > max_panels:
+        log.warning("figures show the first %d of %d variables (%s, ...); choose others with outputs/--outputs",
+                    max_panels, len(names), ", ".join(names[:3]))
+        names = names[:max_panels]
     figs = {
-        "trajectories": trajectories(ds, variables, baseline=baseline),
-        "differences": differences(ds, baseline, variables),
+        "trajectories": trajectories(ds, names, baseline=baseline),
+        "differences": differences(ds, baseline, names),
     }
     if table is not None and len(table):
-        figs["kpis"] = kpi_bars(table, baseline=baseline)
+        labels = list(dict.fromkeys(table["kpi"]))
+        if len(labels) > max_panels:
+            log.warning("the KPI figure shows the first %d of %d KPIs; all are in the table", max_panels, len(labels))
+        figs["kpis"] = kpi_bars(table, labels[:max_panels], baseline=baseline)
     if stage_variable is not None:
         if stage_map is None:
             stage_map = stages_by_scenario(ds[stage_variable])

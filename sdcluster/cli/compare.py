@@ -33,7 +33,8 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
         "compare", help="compare scenarios with a baseline: KPIs, figures, HTML report",
         description="Run scenario files (or read a results .nc file) and compare every scenario with the "
                     "baseline: KPI table (CSV, Markdown, terminal), figures (PNG, SVG), life-cycle stages "
-                    "and a self-contained HTML report.")
+                    "and a self-contained HTML report.",
+        epilog="KPI syntax, stage rules and outputs: docs/compare.md. Quote KPIs containing [ ] < > in the shell.")
     p.add_argument("scenarios", nargs="+", metavar="SCENARIO.yaml",
                    help="scenario files (file.yaml#name for one scenario of a set), or one results .nc file")
     p.add_argument("--baseline", required=True, metavar="NAME", help="name of the baseline scenario")

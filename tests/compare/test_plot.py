@@ -191,3 +191,11 @@ def test_unknown_variable_is_reported_with_suggestion(results):
                                      (2e-5, "2.0e-05"), (3e9, "3G")])
 def test_compact_tick_labels(x, text):
     assert plot._compact(x) == text
+
+
+def test_standard_figures_cap_the_number_of_panels(results_module, caplog):
+    tab = compare.kpi_table(results_module, baseline="baseline")
+    figs = plot.comparison_figures(results_module, "baseline", tab, max_panels=2)
+    assert len(visible_axes(figs["trajectories"])) == 2
+    assert len(visible_axes(figs["kpis"])) == 2
+    assert "first 2 of 3 variables" in caplog.text
