@@ -38,6 +38,7 @@ import json
 import logging
 import multiprocessing
 import os
+import threading
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable, Iterable, Mapping, Sequence
 
@@ -138,16 +139,23 @@ class _Task:
     check_limits: bool
 
 
-_WORKER_MODELS: dict[tuple[str, str], "Model"] = {}
+_WORKER_MODELS: dict[tuple[str, str, int], "Model"] = {}
+_LOAD_LOCK = threading.Lock()
 
 
 def _worker_model(path: str, sha256: str) -> "Model":
-    """The model for a task, loaded once per worker process."""
+    """The model for a task, loaded once per worker process and thread.
+
+    A Model is not thread-safe (PySD keeps state in its module), so a Dask
+    worker running several chunks in threads gets one Model per thread;
+    loading is serialised.
+    """
     from .model import load_model
 
-    key = (path, sha256)
+    key = (path, sha256, threading.get_ident())
     if key not in _WORKER_MODELS:
-        model = load_model(path)
+        with _LOAD_LOCK:
+            model = load_model(path)
         if model.sha256 != sha256:
             raise RunError(f"{path}: the model file changed while the ensemble was running "
                            f"(SHA-256 {model.sha256[:12]}..., expected {sha256[:12]}...)")
@@ -219,17 +227,11 @@ def _execute(tasks: list[_Task], model: "Model", workers: int, scheduler: Any, t
     if scheduler is not None:
         from distributed import as_completed
 
-        client, owned = _connect(scheduler, timeout)
-        try:
-            futures = [client.submit(_run_task, t, pure=False, key=f"sdcluster-chunk-{os.getpid()}-{id(t)}")
-                       for t in tasks]
-            for fut in as_completed(futures):
-                i, ds = fut.result()
-                results[i] = ds
-                bar(tasks[i].stop - tasks[i].start)
-        finally:
-            if owned:
-                client.close()
+        futures = [scheduler.submit(_run_task, t, pure=False) for t in tasks]
+        for fut in as_completed(futures):
+            i, ds = fut.result()
+            results[i] = ds
+            bar(tasks[i].stop - tasks[i].start)
     elif workers > 1 and len(tasks) > 1:
         ctx = _forkserver_context()
         with concurrent.futures.ProcessPoolExecutor(max_workers=workers, mp_context=ctx) as pool:
@@ -435,15 +437,18 @@ def run_ensemble(target: Any, samples: Mapping[str, Any], *, model: Any = None,
                                                     else "serial")
     log.info("ensemble: %d runs x %d scenario(s) of %s in %d chunk(s) of <= %d (%s)", n, len(jobs),
              the_model.path.name, len(tasks), chunk_size, backend)
+    client, owned = _connect(scheduler, timeout) if scheduler is not None else (None, False)
     bar = _Bar(progress, n * len(jobs))
     try:
-        results = _execute(tasks, the_model, workers, scheduler, timeout, bar)
+        results = _execute(tasks, the_model, workers, client, timeout, bar)
     except SdclusterError:
         raise
     except Exception as exc:
         raise RunError(f"ensemble of {the_model.path.name} failed in a chunk: {type(exc).__name__}: {exc}") from exc
     finally:
         bar.close()
+        if owned:
+            client.close()
     return _assemble(the_model, tasks, results, jobs, arrays, samples, n, chunk_size, backend)
 
 

@@ -1,0 +1,164 @@
+"""``sdcluster ensemble``: Monte Carlo runs of scenarios under uncertain parameters.
+
+Writes into the output folder::
+
+    ensemble.nc              every run: dims (scenario, run, time), sampled values, 'failed' flags
+    kpis.nc                  KPI values run by run (scenario, run)
+    robustness.csv, .md      per KPI and scenario: mean, 5/50/95 percentiles, share of runs ranked first
+    beats_<k>.csv            P(row scenario beats column scenario) for KPI number k
+    figures/bands_<var>.png  confidence-band trajectories
+    figures/kpi_<k>.png      KPI distributions
+"""
+from __future__ import annotations
+
+import argparse
+import logging
+import re
+from pathlib import Path
+
+from ..errors import ParameterError, RunError
+from .table import format_table
+
+log = logging.getLogger(__name__)
+
+
+def add_common(p: argparse.ArgumentParser) -> None:
+    """Options shared by ``ensemble`` and ``sensitivity``."""
+    p.add_argument("target", nargs="+", metavar="SCENARIO.yaml|MODEL",
+                   help="scenario files (file.yaml#name for one of a set), or one model (path or bundled name)")
+    p.add_argument("--uncertain", required=True, type=Path, metavar="PARAMS.yaml",
+                   help="uncertain parameters and their distributions (see docs/ensemble.md)")
+    p.add_argument("--seed", type=int, help="random seed (default: the file's seed, else 0)")
+    p.add_argument("--model", help="model for scenarios that name none (path or bundled name)")
+    p.add_argument("--workers", default="1", help="local processes: a number or 'auto' (default 1)")
+    p.add_argument("--chunk-size", type=int, default=None, help="runs per vectorised pass (default 2000)")
+    p.add_argument("--scheduler", metavar="ADDRESS", help="run chunks on a Dask cluster, e.g. tcp://host:8786")
+    p.add_argument("--timeout", type=float, default=10.0, help="seconds to wait for the scheduler (default 10)")
+    p.add_argument("--allow-out-of-range", action="store_true",
+                   help="accept sampled values outside a parameter's declared range")
+    p.add_argument("--no-progress", action="store_true", help="no progress bar")
+    p.add_argument("--formats", default="png", help="figure formats, comma-separated (default: png)")
+
+
+def add_parser(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser(
+        "ensemble", help="Monte Carlo ensemble: uncertainty bands and robustness of scenario rankings",
+        description="Run scenario files (or a model) for many parameter sets drawn from the distributions in "
+                    "--uncertain, all scenarios under the same samples; write the runs (netCDF), percentile "
+                    "bands and KPI distribution figures, and a robustness table: share of runs in which each "
+                    "scenario ranks first and P(A beats B) per KPI.")
+    add_common(p)
+    p.add_argument("--runs", type=int, help="number of runs (default: the file's runs:)")
+    p.add_argument("--method", choices=["lhs", "random"], help="sampling method (default: the file's, else lhs)")
+    p.add_argument("--kpi", dest="kpis", action="append", nargs="+", metavar="KPI",
+                   help="KPI, repeatable (syntax of 'sdcluster compare'); default: each output @end")
+    p.add_argument("--baseline", metavar="NAME", help="baseline scenario (needed for '/cost' KPIs)")
+    p.add_argument("--outputs", help="comma-separated variables to keep (default: the scenarios' outputs)")
+    p.add_argument("-o", "--output-dir", type=Path, default=Path("ensemble-results"), metavar="DIR",
+                   help="folder for all outputs (created if missing; default: ensemble-results/)")
+    p.set_defaults(func=run)
+
+
+def workers_arg(text: str) -> int | str:
+    if text == "auto":
+        return "auto"
+    try:
+        value = int(text)
+    except ValueError:
+        raise RunError(f"--workers {text!r}: give a positive number or 'auto'") from None
+    if value < 1:
+        raise RunError(f"--workers {text!r}: give a positive number or 'auto'")
+    return value
+
+
+def ensemble_kwargs(args: argparse.Namespace) -> dict:
+    kw = {"workers": workers_arg(args.workers), "allow_out_of_range": args.allow_out_of_range,
+          "progress": not args.no_progress, "timeout": args.timeout, "model": args.model}
+    if args.chunk_size is not None:
+        kw["chunk_size"] = args.chunk_size
+    if args.scheduler:
+        kw["scheduler"] = args.scheduler
+    return kw
+
+
+def target_arg(items: list[str]):
+    if len(items) == 1 and not items[0].lower().split("#")[0].endswith((".yaml", ".yml")):
+        return items[0]
+    bad = [t for t in items if not t.lower().split("#")[0].endswith((".yaml", ".yml"))]
+    if bad:
+        raise ParameterError(f"give scenario files (.yaml) or one model, not both: {bad}")
+    return items
+
+
+def prepare_output_dir(path: Path) -> Path:
+    from ..errors import OutputError
+
+    try:
+        (path / "figures").mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise OutputError(f"{path}: cannot create the output folder ({exc.strerror})") from None
+    return path
+
+
+def slug(text: str) -> str:
+    return re.sub(r"[^A-Za-z0-9]+", "_", text).strip("_")[:60] or "kpi"
+
+
+def run(args: argparse.Namespace) -> int:
+    import xarray as xr
+
+    from ..compare import parse_kpis
+    from ..ensemble import run_ensemble
+    from ..io import atomic_write_text, write_dataset
+    from ..plot import save_figure
+    from ..plot_ensemble import plot_bands, plot_kpi_distributions
+    from ..robustness import beat_probability, kpi_samples, percentile_bands, robustness_table
+    from ..sampling import load_uncertain
+
+    uncertain = load_uncertain(args.uncertain)
+    if args.runs is not None and args.runs <= 0:
+        raise ParameterError(f"--runs {args.runs}: the number of runs must be positive")
+    samples = uncertain.sample(args.runs, seed=uncertain.seed if args.seed is None else args.seed,
+                               method=args.method)
+    outputs = [s.strip() for s in args.outputs.split(",") if s.strip()] if args.outputs else None
+    kpis = parse_kpis([k for group in args.kpis for k in group]) if args.kpis else None
+    if kpis and outputs:
+        outputs += [k.variable for k in kpis if k.variable not in outputs]
+    out = prepare_output_dir(args.output_dir)
+    formats = [f.strip() for f in args.formats.split(",") if f.strip()]
+    ds = run_ensemble(target_arg(args.target), samples, outputs=outputs, **ensemble_kwargs(args))
+    write_dataset(ds, out / "ensemble.nc")
+    if kpis is None:
+        kpis = parse_kpis([f"{v}@end" for v in ds.data_vars if "time" in ds[v].dims])
+    if "scenario" not in ds.dims:
+        ds = ds.expand_dims(scenario=[ds.attrs.get("model_file", "model")])
+        ds["failed"] = ds["failed"].isel(scenario=0, drop=True) if "failed" in ds else ds.get("failed")
+    if args.baseline is not None and args.baseline not in [str(s) for s in ds["scenario"].values]:
+        raise ParameterError(f"--baseline {args.baseline!r} is not among the scenarios "
+                             f"{[str(s) for s in ds['scenario'].values]}")
+    values = kpi_samples(ds, kpis, baseline=args.baseline)
+    write_dataset(values, out / "kpis.nc")
+    table = robustness_table(values, kpis)
+    atomic_write_text(out / "robustness.csv", table.to_csv(index=False))
+    headers = list(table.columns)
+    rows = table.values.tolist()
+    text = format_table(headers, rows)
+    md = ["| " + " | ".join(headers) + " |", "|" + "---|" * len(headers)]
+    md += ["| " + " | ".join(f"{v:.6g}" if isinstance(v, float) else str(v) for v in r) + " |" for r in rows]
+    beats = []
+    for i, k in enumerate(kpis, 1):
+        b = beat_probability(values, k)
+        atomic_write_text(out / f"beats_{i}.csv", b.to_csv())
+        beats.append(f"\nP(row beats column) on {k.label}:\n" + b.round(3).to_string())
+        save_figure(plot_kpi_distributions(values, k.label, baseline=args.baseline), out / "figures",
+                    f"kpi_{i}_{slug(k.label)}", formats=formats)
+    atomic_write_text(out / "robustness.md", "\n".join(md) + "\n" + "\n".join(beats) + "\n")
+    bands = percentile_bands(ds, [v for v in ds.data_vars if "time" in ds[v].dims])
+    for v in bands.data_vars:
+        save_figure(plot_bands(ds, v, bands=bands, baseline=args.baseline), out / "figures", f"bands_{v}",
+                    formats=formats)
+    n_failed = int(xr.DataArray(ds["failed"]).any("scenario").sum()) if "failed" in ds else 0
+    print(f"{samples.n} runs x {ds.sizes['scenario']} scenario(s); {n_failed} failed run(s); results in {out}/")
+    print(text)
+    print("\n".join(beats))
+    return 0
