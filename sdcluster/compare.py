@@ -481,14 +481,21 @@ def evaluate_kpi(
     return out
 
 
-def default_kpis(ds: xr.Dataset, cost_variable: str = COST_VARIABLE) -> list[KPI]:
+def default_kpis(ds: xr.Dataset, cost_variable: str = COST_VARIABLE, max_variables: int | None = None) -> list[KPI]:
     """KPIs used when none are asked for: final value and peak of every variable,
-    plus final-value cost-effectiveness when *cost_variable* is present."""
+    plus final-value cost-effectiveness when *cost_variable* is present.
+
+    With *max_variables*, only the first that many variables are used (the cost
+    variable always counts), and a warning says so.
+    """
     out: list[KPI] = []
     has_cost = cost_variable in ds.data_vars
-    for v in ds.data_vars:
-        if "time" not in ds[v].dims or set(ds[v].dims) - {"scenario", "time"}:
-            continue
+    names = [v for v in ds.data_vars if "time" in ds[v].dims and not set(ds[v].dims) - {"scenario", "time"}]
+    if max_variables is not None and len(names) > max_variables:
+        keep = [v for v in names if v != cost_variable][: max_variables - int(has_cost)]
+        log.warning("default KPIs cover the first %d of %d variables; name others with --kpi", len(keep), len(names))
+        names = keep + ([cost_variable] if has_cost else [])
+    for v in names:
         if v == cost_variable:
             out.append(parse_kpi(f"min:{v}@end"))
             continue

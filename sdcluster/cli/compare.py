@@ -20,6 +20,9 @@ from ..errors import OutputError, ParameterError, suggest
 
 log = logging.getLogger(__name__)
 
+#: Without --kpi, default KPIs cover at most this many variables (the table stays readable).
+MAX_DEFAULT_VARIABLES = 8
+
 KPI_HELP = (
     "a KPI, repeatable: VAR@T (value at time T, or @end), VAR:cum[T0,T1] (cumulative), VAR:peak, "
     "VAR:peak_time, VAR:t>=X (time to reach X), VAR:npv[T0,T1,r=0.03] (discounted cumulative); "
@@ -113,6 +116,8 @@ def run(args: argparse.Namespace) -> int:
 
     ds = load_results([str(s) for s in args.scenarios], args)
     cost = args.cost_variable or cmp.COST_VARIABLE
+    if kpis is None:
+        kpis = cmp.default_kpis(ds, cost, max_variables=MAX_DEFAULT_VARIABLES)
     comparison = cmp.compare(ds, args.baseline, kpis, cost_variable=cost)
     table = comparison.kpis
     stage_var = _stage_variable(ds, args.stage_variable)

@@ -191,6 +191,12 @@ def test_default_kpis_include_cost_effectiveness(results):
     assert "firms@end" in ks and "firms@end/cost" in ks and "min:cumulative_public_cost@end" in ks
 
 
+def test_default_kpis_can_be_limited(results, caplog):
+    ks = c.default_kpis(results, max_variables=2)
+    assert {k.variable for k in ks} == {"firms", "cumulative_public_cost"}
+    assert "first 1 of 3 variables" in caplog.text
+
+
 def test_text_and_markdown_tables(tiny):
     tab = c.kpi_table(tiny, ["v@4/cost", "v:cum"], baseline="base")
     md = c.to_markdown(tab)
