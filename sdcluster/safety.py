@@ -203,8 +203,8 @@ class _Checker:
                         and stmt.targets[0].id == "_params"):
                     try:
                         params = ast.literal_eval(stmt.value)
-                    except ValueError:
-                        params = {}
+                    except (ValueError, TypeError, SyntaxError, MemoryError, RecursionError):
+                        params = {}  # refused later by _module_assign
                     if isinstance(params, dict):
                         self.macro_params |= {v for v in params.values()
                                               if isinstance(v, str) and v.isidentifier()}
@@ -240,7 +240,7 @@ class _Checker:
         module = stmt.module or ""
         if stmt.level:
             raise _Refusal(stmt, "a relative import", where)
-        if module.startswith("pysd.py_backend."):
+        if module.startswith("pysd.py_backend.") and module.count(".") == 2:
             allowed = PYSD_IMPORTS.get(module.rsplit(".", 1)[1], frozenset())
         else:
             allowed = FROM_IMPORTS.get(module, frozenset())
@@ -464,52 +464,56 @@ class _Checker:
         # macro parameters become components of the macro module at run time
         return name in self.macro_params and name not in _BUILTIN_NAMES
 
-    def _expr(self, node: ast.AST, local_names: set[str], where: _Where) -> None:
-        if isinstance(node, ast.Constant):
-            if isinstance(node.value, (bytes, type(Ellipsis))):
-                raise _Refusal(node, f"constant {node.value!r}", where)
-            return
-        if isinstance(node, ast.Name):
-            if not isinstance(node.ctx, ast.Load) or not self._name_ok(node.id, local_names):
-                raise _Refusal(node, f"name {node.id!r}", where)
-            return
-        if isinstance(node, ast.Attribute):
-            dotted = _dotted(node)
-            root = dotted.split(".", 1)[0] if dotted else None
-            if root in ("np", "xr", "stats") and root in self.module_names:
-                if dotted in MODULE_ATTRIBUTES or dotted in _MODULE_PREFIXES:
-                    return
-                raise _Refusal(node, f"attribute {dotted!r}", where)
-            if node.attr.startswith("_") or node.attr not in VALUE_ATTRIBUTES:
-                raise _Refusal(node, f"attribute {node.attr!r}", where)
-            return self._expr(node.value, local_names, where)
-        if isinstance(node, ast.Call):
-            self._expr(node.func, local_names, where)
-            return self._call_args(node, where, local_names)
-        if isinstance(node, ast.Lambda):
-            a = node.args
-            if (a.posonlyargs or a.args or a.kwonlyargs or a.vararg or a.kwarg):
-                raise _Refusal(node, "a lambda with parameters", where)
-            return self._expr(node.body, local_names, where)
-        if isinstance(node, ast.Dict):
-            if any(k is None for k in node.keys):
-                raise _Refusal(node, "'**' dict unpacking", where)
-            for child in list(node.keys) + list(node.values):
-                self._expr(child, local_names, where)
-            return
-        if isinstance(node, (ast.BinOp, ast.UnaryOp, ast.BoolOp, ast.Compare, ast.IfExp,
-                             ast.List, ast.Tuple, ast.Set, ast.Subscript, ast.Slice)):
-            if isinstance(node, (ast.List, ast.Tuple, ast.Subscript)) and \
-                    not isinstance(node.ctx, ast.Load):
-                raise _Refusal(node, "an assignment inside an expression", where)
-            for child in ast.iter_child_nodes(node):
-                if isinstance(child, (ast.operator, ast.unaryop, ast.boolop,
-                                      ast.cmpop, ast.expr_context)):
+    def _expr(self, root: ast.AST, local_names: set[str], where: _Where) -> None:
+        # iterative (explicit stack): genuine equations can be sums of
+        # thousands of terms, deeper than Python's recursion limit
+        stack = [root]
+        while stack:
+            node = stack.pop()
+            if isinstance(node, ast.Constant):
+                if isinstance(node.value, (bytes, type(Ellipsis))):
+                    raise _Refusal(node, f"constant {node.value!r}", where)
+            elif isinstance(node, ast.Name):
+                if not isinstance(node.ctx, ast.Load) or not self._name_ok(node.id, local_names):
+                    raise _Refusal(node, f"name {node.id!r}", where)
+            elif isinstance(node, ast.Attribute):
+                dotted = _dotted(node)
+                root_name = dotted.split(".", 1)[0] if dotted else None
+                if root_name in ("np", "xr", "stats") and root_name in self.imported_names:
+                    if dotted not in MODULE_ATTRIBUTES and dotted not in _MODULE_PREFIXES:
+                        raise _Refusal(node, f"attribute {dotted!r}", where)
                     continue
-                self._expr(child, local_names, where)
-            return
-        raise _Refusal(node, f"a {type(node).__name__} expression "
-                       f"({_describe(node, self.source)!r})", where)
+                if node.attr.startswith("_") or node.attr not in VALUE_ATTRIBUTES:
+                    raise _Refusal(node, f"attribute {node.attr!r}", where)
+                stack.append(node.value)
+            elif isinstance(node, ast.Call):
+                for kw in node.keywords:
+                    if kw.arg is None:
+                        raise _Refusal(kw, "'**' argument unpacking", where)
+                    stack.append(kw.value)
+                stack.extend(node.args)
+                stack.append(node.func)
+            elif isinstance(node, ast.Lambda):
+                a = node.args
+                if a.posonlyargs or a.args or a.kwonlyargs or a.vararg or a.kwarg:
+                    raise _Refusal(node, "a lambda with parameters", where)
+                stack.append(node.body)
+            elif isinstance(node, ast.Dict):
+                if any(k is None for k in node.keys):
+                    raise _Refusal(node, "'**' dict unpacking", where)
+                stack.extend(k for k in node.keys if k is not None)
+                stack.extend(node.values)
+            elif isinstance(node, (ast.BinOp, ast.UnaryOp, ast.BoolOp, ast.Compare, ast.IfExp,
+                                   ast.List, ast.Tuple, ast.Set, ast.Subscript, ast.Slice)):
+                if isinstance(node, (ast.List, ast.Tuple, ast.Subscript)) and \
+                        not isinstance(node.ctx, ast.Load):
+                    raise _Refusal(node, "an assignment inside an expression", where)
+                stack.extend(child for child in ast.iter_child_nodes(node)
+                             if not isinstance(child, (ast.operator, ast.unaryop, ast.boolop,
+                                                       ast.cmpop, ast.expr_context)))
+            else:
+                raise _Refusal(node, f"a {type(node).__name__} expression "
+                               f"({_describe(node, self.source)!r})", where)
 
 
 def _is_docstring(stmt: ast.stmt) -> bool:
@@ -707,7 +711,12 @@ def _refuse(model_file: str, where: _Where, what: str, origin: str) -> UnsafeMod
 def _check(source: str, model_file: str) -> list[str]:
     try:
         tree = ast.parse(source)
-    except (SyntaxError, ValueError, MemoryError, RecursionError) as exc:
+    except (RecursionError, MemoryError):
+        raise UnsafeModelError(
+            f"Refusing to load model {model_file!r}: its translation is nested too deeply "
+            "to be checked (an equation with thousands of nested terms?). Nothing from "
+            "this file has been run.") from None
+    except (SyntaxError, ValueError) as exc:
         raise UnsafeModelError(
             f"Refusing to load model {model_file!r}: its translation is not valid "
             f"Python ({exc.__class__.__name__}: {exc}); a field of the model broke "
@@ -716,7 +725,11 @@ def _check(source: str, model_file: str) -> list[str]:
         return _Checker(tree, source).run()
     except _Refusal as refusal:
         where = refusal.where
-        located = _locate_node(model_file, refusal.node, source)
+        try:
+            located = _locate_node(model_file, refusal.node, source)
+        except Exception:  # attribution is best effort; the refusal stands
+            log.debug("could not attribute refusal in %s", model_file, exc_info=True)
+            located = None
         if located is not None and located.field != "equation":
             where = _Where(located.variable or where.variable, located.field, located.kind)
         line = getattr(refusal.node, "lineno", None)

@@ -140,7 +140,8 @@ def test_decorator_code_is_refused(genuine: str, decorator: str) -> None:
         check_translated_source(source, model_file=str(MODEL))
 
 
-@pytest.mark.parametrize("bad", ["def broken(:\n", "x = 1\0\n", "(" * 300 + ")" * 300 + "\n"])
+@pytest.mark.parametrize("bad", ["def broken(:\n", "x = 1\0\n", "(" * 300 + ")" * 300 + "\n",
+                                 "x = " + "-" * 100000 + "1\n"])
 def test_unparsable_or_pathological_source_is_refused(genuine: str, bad: str) -> None:
     with pytest.raises(UnsafeModelError, match="Nothing from this file has been run"):
         check_translated_source(genuine + bad, model_file=str(MODEL))
@@ -162,3 +163,9 @@ def test_check_translated_file_missing_macro(tmp_path: Path) -> None:
         from sdcluster.safety import check_translated_file
 
         check_translated_file(py, LEGAL / "macros_and_data.mdl")
+
+
+def test_very_long_equation_is_accepted(genuine: str) -> None:
+    """A sum of thousands of terms is deeper than Python's recursion limit; still accepted."""
+    body = "return " + " + ".join(["import_1() * 0.5"] * 2000)
+    check_translated_source(_splice_function(genuine, body), model_file=str(MODEL))
