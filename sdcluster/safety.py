@@ -28,9 +28,11 @@ from __future__ import annotations
 
 import ast
 import builtins
+import io
 import logging
 import re
 import threading
+import tokenize
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -708,7 +710,22 @@ def _refuse(model_file: str, where: _Where, what: str, origin: str) -> UnsafeMod
         "trailing backslash) from that field.")
 
 
+_CODING = re.compile(r"^[ \t\f]*#.*?coding[:=][ \t]*([-\w.]+)", re.ASCII)
+
+
+def _check_encoding(source: str, model_file: str) -> None:
+    """Refuse a coding cookie: the import would decode the file differently from this check."""
+    for line in source.splitlines()[:2]:
+        match = _CODING.match(line)
+        if match and match.group(1).lower().replace("_", "-") not in ("utf-8", "utf8"):
+            raise UnsafeModelError(
+                f"Refusing to load model {model_file!r}: its translation declares the source "
+                f"encoding {match.group(1)!r}, which would make Python read it differently "
+                "from the check. Nothing from this file has been run.")
+
+
 def _check(source: str, model_file: str) -> list[str]:
+    _check_encoding(source, model_file)
     try:
         tree = ast.parse(source)
     except (RecursionError, MemoryError):
@@ -795,8 +812,15 @@ def check_translated_file(py_path: Union[str, Path], model_file: Union[str, Path
             continue
         seen.add(path)
         try:
-            source = path.read_text(encoding="utf-8")
-        except (OSError, UnicodeDecodeError) as exc:
+            data = path.read_bytes()
+            encoding, _ = tokenize.detect_encoding(io.BytesIO(data).readline)
+            if encoding not in ("utf-8", "utf-8-sig"):
+                raise UnsafeModelError(
+                    f"Refusing to load model {model_file!r}: its translation {path.name!r} "
+                    f"declares the source encoding {encoding!r}. Nothing from this file has "
+                    "been run.")
+            source = data.decode(encoding)
+        except (OSError, UnicodeDecodeError, SyntaxError) as exc:
             raise UnsafeModelError(
                 f"Refusing to load model {model_file!r}: cannot read its translation "
                 f"{str(path)!r} ({exc}).") from None

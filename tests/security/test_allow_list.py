@@ -169,3 +169,16 @@ def test_very_long_equation_is_accepted(genuine: str) -> None:
     """A sum of thousands of terms is deeper than Python's recursion limit; still accepted."""
     body = "return " + " + ".join(["import_1() * 0.5"] * 2000)
     check_translated_source(_splice_function(genuine, body), model_file=str(MODEL))
+
+
+def test_coding_cookie_is_refused(genuine: str, tmp_path: Path) -> None:
+    """Python would decode a UTF-7 file differently from the check: '+ACIAIgAi-' is '\"\"\"'."""
+    source = "# -*- coding: utf-7 -*-\n" + genuine
+    with pytest.raises(UnsafeModelError, match="encoding"):
+        check_translated_source(source, model_file=str(MODEL))
+    py = tmp_path / "model.py"
+    py.write_bytes(source.encode("utf-8"))
+    from sdcluster.safety import check_translated_file
+
+    with pytest.raises(UnsafeModelError, match="encoding"):
+        check_translated_file(py, MODEL)
