@@ -1,0 +1,87 @@
+"""``sdcluster ensemble`` / ``sdcluster sensitivity`` and the ensemble figures."""
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+import xarray as xr
+
+from sdcluster.cli import main
+from sdcluster.ensemble import run_ensemble
+from sdcluster.plot_ensemble import plot_bands, plot_kpi_distributions, plot_tornado
+from sdcluster.robustness import kpi_samples
+from sdcluster.sampling import load_uncertain
+
+
+def test_ensemble_command_writes_results_table_and_figures(fixtures, tmp_path, capsys):
+    out = tmp_path / "ens"
+    code = main(["ensemble", str(fixtures / "baseline.yaml"), str(fixtures / "capped.yaml"),
+                 "--uncertain", str(fixtures / "uncertain.yaml"), "--runs", "60", "--seed", "3",
+                 "--kpi", "stock_a@40", "--outputs", "stock a", "--no-progress", "-o", str(out)])
+    assert code == 0
+    text = capsys.readouterr().out
+    assert "60 runs x 2 scenario(s)" in text and "share_first" in text and "P(row beats column)" in text
+    with xr.open_dataset(out / "ensemble.nc") as ds:
+        assert ds.stock_a.shape[:2] == (2, 60) and ds.attrs["seed"] == 3
+    table = pd.read_csv(out / "robustness.csv")
+    assert table["share_first"].sum() == pytest.approx(1.0)
+    beats = pd.read_csv(out / "beats_1.csv", index_col=0)
+    assert beats.loc["higher_cap", "baseline"] + beats.loc["baseline", "higher_cap"] <= 1.0
+    assert (out / "figures" / "bands_stock_a.png").stat().st_size > 1000
+    assert (out / "figures" / "kpi_1_stock_a_40.png").stat().st_size > 1000
+    # same seed, same numbers
+    code = main(["ensemble", str(fixtures / "baseline.yaml"), "--uncertain", str(fixtures / "uncertain.yaml"),
+                 "--runs", "60", "--seed", "3", "--kpi", "stock_a@40", "--outputs", "stock a", "--no-progress",
+                 "-o", str(tmp_path / "again")])
+    with xr.open_dataset(out / "ensemble.nc") as a, xr.open_dataset(tmp_path / "again" / "ensemble.nc") as b:
+        np.testing.assert_array_equal(a.stock_a.sel(scenario="baseline").values, b.stock_a.sel(scenario="baseline").values)
+
+
+@pytest.mark.parametrize("extra, message", [
+    (["--runs", "0"], "--runs 0: the number of runs must be positive"),
+    (["--runs", "5", "--scheduler", "tcp://127.0.0.1:9", "--timeout", "1"], "cannot reach the Dask scheduler"),
+    (["--runs", "5", "--workers", "none"], "--workers 'none'"),
+])
+def test_ensemble_command_bad_input(fixtures, tmp_path, capsys, extra, message):
+    code = main(["ensemble", str(fixtures / "baseline.yaml"), "--uncertain", str(fixtures / "uncertain.yaml"),
+                 "--no-progress", "-o", str(tmp_path / "x")] + extra)
+    assert code == 1
+    assert message in capsys.readouterr().err
+
+
+def test_ensemble_command_unknown_parameter(fixtures, tmp_path, capsys):
+    bad = tmp_path / "p.yaml"
+    bad.write_text("parameters:\n  growth rat: {distribution: uniform, low: 0.1, high: 0.2}\n")
+    code = main(["ensemble", str(fixtures / "baseline.yaml"), "--uncertain", str(bad), "--runs", "5",
+                 "--no-progress", "-o", str(tmp_path / "x")])
+    assert code == 1
+    assert "no parameter 'growth rat'" in capsys.readouterr().err
+
+
+def test_sensitivity_command(fixtures, tmp_path, capsys):
+    out = tmp_path / "sens"
+    code = main(["sensitivity", str(fixtures / "baseline.yaml"), "--uncertain", str(fixtures / "uncertain.yaml"),
+                 "--kpi", "stock_a@40", "--method", "morris", "--runs", "8", "--no-progress", "-o", str(out)])
+    assert code == 0
+    assert "morris: 40 runs" in capsys.readouterr().out
+    table = pd.read_csv(out / "sensitivity.csv")
+    assert set(table["parameter"]) == {"growth rate", "initial a", "threshold", "smoothing time"}
+    assert (out / "figures" / "tornado_1_stock_a_40.png").stat().st_size > 1000
+
+
+def test_figures_have_labelled_axes(functions_model, fixtures):
+    u = load_uncertain(fixtures / "uncertain.yaml")
+    ds = run_ensemble([fixtures / "baseline.yaml", fixtures / "capped.yaml"], u.sample(40))
+    fig = plot_bands(ds, "stock_a", baseline="baseline")
+    ax = fig.axes[0]
+    assert ax.get_ylabel() == "stock a [widget]" and fig.axes[-1].get_xlabel() == "time [Year]"
+    assert len(ax.collections) == 4  # 95/90/75/50 % bands
+    k = kpi_samples(ds, ["stock_a@40"])
+    fig = plot_kpi_distributions(k, "stock_a@40", baseline="baseline")
+    assert fig.axes[0].get_xlabel() == "stock_a@40 [widget]" and "runs" in fig.axes[0].get_ylabel()
+    table = pd.DataFrame({"kpi": ["k"] * 2, "parameter": ["a", "b"], "S1": [0.1, 0.6], "S1_conf": [0.01, 0.02],
+                          "ST": [0.2, 0.7], "ST_conf": [0.01, 0.02]})
+    fig = plot_tornado(table)
+    ax = fig.axes[0]
+    assert "Sobol index" in ax.get_xlabel()
+    assert [t.get_text() for t in ax.get_yticklabels()] == ["a", "b"]  # largest on top
