@@ -128,3 +128,25 @@ def test_refusal_happens_before_any_import(tmp_path: Path, marker: Path) -> None
     with pytest.raises(UnsafeModelError, match="inert_units.mdl"):
         check_translated_source(source, model_file=str(HOSTILE / "inert_units.mdl"))
     assert not marker.exists()
+
+
+def test_xmile_external_entity_is_not_resolved(tmp_path: Path, cache_dir: Path) -> None:
+    """An XMILE file cannot pull a local file into the model (XXE) through an entity."""
+    secret = tmp_path / "secret.txt"
+    secret.write_text("TOPSECRET-CONTENT", encoding="utf-8")
+    text = (HOSTILE / "xmile_inert_units.xmile").read_text(encoding="utf-8")
+    text = text.replace('<?xml version="1.0" encoding="utf-8"?>',
+                        '<?xml version="1.0" encoding="utf-8"?>\n'
+                        f'<!DOCTYPE xmile [<!ENTITY sec SYSTEM "{secret.as_uri()}">]>')
+    text = text.replace("<doc>Firms.</doc>", "<doc>Firms &sec; end</doc>")
+    assert "&sec;" in text
+    model_file = tmp_path / "xxe.xmile"
+    model_file.write_text(text, encoding="utf-8")
+    try:
+        model = sdcluster.load_model(model_file)
+    except sdcluster.errors.ModelLoadError:
+        return  # refusing the file is fine too
+    described = " ".join(v.description for v in model.variables)
+    assert "TOPSECRET" not in described
+    for path in cache_entries(cache_dir):
+        assert b"TOPSECRET" not in path.read_bytes()
