@@ -66,7 +66,7 @@ CLI_KPIS = ["firms@30", "value_added:cum[0,30]", "firms:t>=50", "value_added:npv
 
 @pytest.fixture(scope="session")
 def cli_output(tmp_path_factory):
-    """Run ``sdcluster compare`` once on a results file; return (outdir, exit code, stdout, results)."""
+    """Run ``sdcluster compare`` once on a results file; return (outdir, exit code, stdout, results, KPIs)."""
     import contextlib
     import io
 
@@ -80,4 +80,4 @@ def cli_output(tmp_path_factory):
     with contextlib.redirect_stdout(buf):
         rc = main(["compare", str(base / "results_in.nc"), "--baseline", "baseline", "--kpi", *CLI_KPIS[:3],
                    "--kpi", *CLI_KPIS[3:], "-o", str(out), "--title", "Test comparison"])
-    return out, rc, buf.getvalue(), ds
+    return out, rc, buf.getvalue(), ds, list(CLI_KPIS)

@@ -8,7 +8,6 @@ import pandas as pd
 import pytest
 import xarray as xr
 
-from conftest import CLI_KPIS
 from sdcluster import compare
 from sdcluster.cli import main
 
@@ -16,7 +15,7 @@ FIGURES = ["trajectories", "differences", "kpis", "stages", "stage_timeline"]
 
 
 def test_writes_netcdf_tables_figures_and_report(cli_output):
-    out, rc, stdout, ds = cli_output
+    out, rc, stdout, ds, _ = cli_output
     assert rc == 0
     for name in ["results.nc", "differences.nc", "kpis.csv", "kpis.md", "report.html"]:
         assert (out / name).is_file(), name
@@ -33,15 +32,15 @@ def test_writes_netcdf_tables_figures_and_report(cli_output):
 
 
 def test_csv_equals_kpi_table_and_terminal_table_printed(cli_output):
-    out, _, stdout, ds = cli_output
+    out, _, stdout, ds, kpis = cli_output
     csv = pd.read_csv(out / "kpis.csv")
-    expected = compare.kpi_table(ds, CLI_KPIS, baseline="baseline")
+    expected = compare.kpi_table(ds, kpis, baseline="baseline")
     assert list(csv.columns) == list(expected.columns)
-    assert list(csv["kpi"].unique()) == CLI_KPIS
+    assert list(csv["kpi"].unique()) == kpis
     np.testing.assert_allclose(csv["value"], expected["value"], equal_nan=True)
     md = (out / "kpis.md").read_text()
     assert md.count("\n") == 2 + len(expected)
-    for k in CLI_KPIS:
+    for k in kpis:
         assert k in stdout and k in md
     assert "Life-cycle stages of firms" in stdout and "report.html" in stdout
 

@@ -58,7 +58,7 @@ def run_browser(exe: str, profile: Path, *args: str) -> subprocess.CompletedProc
 
 def test_report_renders_with_all_images_and_kpi_table(cli_output, tmp_path):
     exe = chromium()
-    out, rc, _, _ = cli_output
+    out, rc = cli_output[:2]
     assert rc == 0
     report = out / "report.html"
     html = report.read_text(encoding="utf-8")
