@@ -8,37 +8,36 @@ from __future__ import annotations
 
 import math
 import re
-import warnings
 from pathlib import Path
 
 import numpy as np
 import pytest
 
-import sdcluster
+import importlib.util
 
 ROOT = Path(__file__).resolve().parents[2]
 MDL = ROOT / "models" / "cooperative_action.mdl"
 XMILE = ROOT / "models" / "cooperative_action.xmile"
 
-#: the same total public budget (5 million) spent moderately or in a rush
-MODERATE_PUSH = {"facilitation budget": 1.0, "facilitation duration": 5, "facilitation capacity share": 0.5}
-OVERHEATED_PUSH = {"facilitation budget": 5.0, "facilitation duration": 1, "facilitation capacity share": 0.1}
-HIGH_TRUST = {"initial trust": 0.6, "initial participation share": 0.4}
-LOW_TRUST = {"initial trust": 0.3, "initial participation share": 0.2}
+# scenarios and the threshold bisection are shared with the figure script, so that the
+# numbers quoted in docs/models/cooperative_action.md are the ones tested here
+_spec = importlib.util.spec_from_file_location("make_cooperative_action",
+                                               ROOT / "docs" / "figures" / "make_cooperative_action.py")
+figs = importlib.util.module_from_spec(_spec)
+_spec.loader.exec_module(figs)
+MODERATE_PUSH, OVERHEATED_PUSH = figs.MODERATE_PUSH, figs.OVERHEATED_PUSH
+HIGH_TRUST, LOW_TRUST, LARGE_GROUP = figs.HIGH_TRUST, figs.LOW_TRUST, figs.LARGE_GROUP
+threshold_trust = figs.threshold_trust
 
 
 @pytest.fixture(scope="module")
 def model():
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        return sdcluster.load_model(MDL)
+    return figs.load(MDL)
 
 
 @pytest.fixture(scope="module")
 def xmile_model():
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        return sdcluster.load_model(XMILE)
+    return figs.load(XMILE)
 
 
 def final(ds, name):
@@ -72,7 +71,7 @@ def test_every_constant_has_units_range_and_comment(model):
 
 
 def test_diagram_draws_every_stock_and_flow():
-    simlin = pytest.importorskip("simlin")
+    import simlin  # pysimlin: independent renderer (must be installed; see setup.cfg dev extra)
     text = MDL.read_text(encoding="utf-8").split("\\\\\\---///")[0]
     flows = set()
     for m in re.finditer(r"^([A-Za-z][\w ]*?)\s*=\s*INTEG\s*\(\s*(.*?),\n", text, re.M | re.S):
@@ -81,36 +80,14 @@ def test_diagram_draws_every_stock_and_flow():
     assert len(stocks) == 8 and len(flows) == 14
     for path in (MDL, XMILE):
         svg = simlin.load(str(path)).project.render_svg_string()
-        labels = {" ".join(t.split()).lower() for t in re.findall(r">([^<>]+)</tspan>", svg)}
-        drawn = " | ".join(sorted(labels))
-        for name in stocks | flows:
-            assert name.lower() in labels or name.lower() in drawn, (path.name, name)
+        drawn = {"stock": set(), "flow": set()}
+        for kind, rest in re.findall(r'<g class="simlin-(stock|flow)">(.*?)</tspan>', svg, re.S):
+            drawn[kind].add(" ".join(rest.rsplit(">", 1)[-1].split()).lower())
+        assert drawn["stock"] == {s.lower() for s in stocks}, path.name
+        assert drawn["flow"] == {f.lower() for f in flows}, path.name
 
 
 # --------------------------------------------------------------------------- reference modes
-
-
-def sustained(ds) -> np.ndarray:
-    return ds["participation_share"].isel(time=-1).values > 0.5
-
-
-def threshold_trust(model, participation: float) -> float:
-    """Initial trust above which cooperation becomes self-sustaining (bisection, 0.005 wide)."""
-    lo, hi = 0.05, 0.95
-    for _ in range(4):  # 4 vectorised rounds of 9 points: width 0.9 / 8**4
-        grid = np.linspace(lo, hi, 9)
-        ds = model.run_batch(
-            {"initial trust": grid, "initial participation share": np.full(grid.size, participation)},
-            outputs=["participation share"],
-            saveper=5,
-        )
-        ok = sustained(ds)
-        assert not ok[0] and ok[-1], (participation, lo, hi, ok)
-        # monotone: once cooperation sustains, higher initial trust also sustains
-        first = int(np.argmax(ok))
-        assert ok[first:].all(), ok
-        lo, hi = grid[first - 1], grid[first]
-    return 0.5 * (lo + hi)
 
 
 def test_critical_mass_of_cooperation(model):
@@ -129,18 +106,12 @@ def test_critical_mass_of_cooperation(model):
     assert threshold_trust(model, 0.4) < t20 - 0.02
 
 
-def step_failure(new: float, at: float = 30.0, old: float = 0.1):
-    return lambda t: old if t < at else new
-
-
 def trust_moves(model, extra=None):
-    params = {**HIGH_TRUST, **(extra or {})}
-    up = model.run(params={**params, "normal failure fraction": step_failure(0.05)}, outputs=["Trust"])
-    down = model.run(params={**params, "normal failure fraction": step_failure(0.15)}, outputs=["Trust"])
-    t0 = float(up["trust"].sel(time=30))
-    assert t0 == pytest.approx(float(down["trust"].sel(time=30)))
-    gain = float(up["trust"].sel(time=32)) - t0
-    loss = t0 - float(down["trust"].sel(time=32))
+    good, bad = figs.trust_after_success_shocks(model, extra)
+    t0 = float(good["trust"].sel(time=figs.SHOCK_YEAR))
+    assert t0 == pytest.approx(float(bad["trust"].sel(time=figs.SHOCK_YEAR)))
+    gain = float(good["trust"].sel(time=figs.SHOCK_YEAR + 2)) - t0
+    loss = t0 - float(bad["trust"].sel(time=figs.SHOCK_YEAR + 2))
     return gain, loss
 
 
@@ -184,8 +155,7 @@ def test_overheated_push_can_destroy_self_sustaining_cooperation(model):
 def extra_breakthrough(model, start):
     outs = ["breakthrough launch", "Breakthrough projects"]
     quiet = model.run(params=start, outputs=outs, saveper=0.0625)
-    shock = model.run(params={**start, "shock size": 3, "shock time": 20, "shock duration": 2}, outputs=outs,
-                      saveper=0.0625)
+    shock = model.run(params={**start, **figs.SHOCK}, outputs=outs, saveper=0.0625)
     window = slice(19.9, 26)
     extra = float((shock["breakthrough_launch"] - quiet["breakthrough_launch"]).sel(time=window).sum()) * 0.0625
     return extra, quiet, shock
@@ -201,7 +171,7 @@ def test_crisis_triggers_breakthrough_only_with_trust(model):
 
 
 def test_free_riding_in_large_group_unless_trust_high(model):
-    large = {"total firms": 1000, "non excludable share": 1.0, "initial participation share": 0.5}
+    large = LARGE_GROUP
     ds = model.run(params={**large, "initial trust": 0.6}, outputs=["participation share", "Collective goods"])
     p, g = ds["participation_share"], ds["collective_goods"]
     t_peak = float(p.idxmax())
