@@ -81,7 +81,7 @@ def scenario_styles(scenarios: Sequence[str], baseline: str | None = None) -> di
         out[s] = dict(
             color=COLOURS[i % len(COLOURS)], linestyle=LINESTYLES[i % len(LINESTYLES)],
             marker=MARKERS[i % len(MARKERS)], linewidth=1.6, markersize=5, zorder=3, label=s,
-            hatch=HATCHES[i % len(HATCHES)],
+            hatch=HATCHES[i % len(HATCHES)], _index=i,
         )
     return out
 
@@ -91,7 +91,7 @@ def _baseline_label(name: str) -> str:
 
 
 def _line_kw(style: dict) -> dict:
-    return {k: v for k, v in style.items() if k != "hatch"}
+    return {k: v for k, v in style.items() if k != "hatch" and not k.startswith("_")}
 
 
 def _names(ds: xr.Dataset) -> list[str]:
@@ -150,8 +150,11 @@ def _tidy_ticks(ax, axes: str = "xy", nbins: int = 5) -> None:
         axis.set_major_formatter(FuncFormatter(_compact))
 
 
-def _markevery(n: int) -> int:
-    return max(1, n // 8)
+def _markevery(n: int, style: dict | None = None) -> tuple[int, int]:
+    """About 8 markers per line, staggered between scenarios so markers do not coincide."""
+    step = max(1, n // 8)
+    i = (style or {}).get("_index", 0)
+    return ((i * max(1, step // 3)) % step, step)
 
 
 def _title(text: str, width: int = 38) -> str:
@@ -186,12 +189,12 @@ def trajectories(
     scen = _names(ds)
     styles = scenario_styles(scen, baseline)
     fig, axes = _grid(len(names), ncols)
-    me = _markevery(ds.sizes["time"])
+    n_t = ds.sizes["time"]
     for ax, name in zip(axes.flat, names):
         da = ds[name]
         for s in scen:
             y = da.sel(scenario=s) if "scenario" in da.dims else da
-            ax.plot(ds["time"].values, y.values, markevery=me, **_line_kw(styles[s]))
+            ax.plot(ds["time"].values, y.values, markevery=_markevery(n_t, styles[s]), **_line_kw(styles[s]))
         ax.set_xlabel(time_label(ds))
         ax.set_ylabel(_title(axis_label(da, name), 28))
         ax.set_title(_title(str(da.attrs.get("long_name", name))), fontsize="medium")
@@ -213,12 +216,13 @@ def differences(
     styles = scenario_styles(_names(ds), baseline)
     names = list(d.data_vars)
     fig, axes = _grid(len(names), ncols)
-    me = _markevery(ds.sizes["time"])
+    n_t = ds.sizes["time"]
     for ax, name in zip(axes.flat, names):
         da = d[name]
         ax.axhline(0.0, color="black", linewidth=1.8, label=_baseline_label(baseline))
         for s in scen:
-            ax.plot(ds["time"].values, da.sel(scenario=s).values, markevery=me, **_line_kw(styles[s]))
+            ax.plot(ds["time"].values, da.sel(scenario=s).values, markevery=_markevery(n_t, styles[s]),
+                    **_line_kw(styles[s]))
         ax.set_xlabel(time_label(ds))
         ax.set_ylabel(_title(f"Δ {axis_label(ds[name], name)}", 28))
         ax.set_title(_title(f"{ds[name].attrs.get('long_name', name)}: difference from {baseline}"),
@@ -302,7 +306,7 @@ def stage_bands(
             ax.axvspan(st.start, st.end, facecolor=face, hatch=hatch, edgecolor="#7f7f7f", linewidth=0, zorder=0)
             seen.add(st.name)
         ax.plot(ds["time"].values, y.values, **{**_line_kw(styles[s]), "color": "black", "label": None},
-                markevery=_markevery(ds.sizes["time"]))
+                markevery=_markevery(ds.sizes["time"], styles[s]))
         ax.set_title(_baseline_label(s) if s == baseline else s, fontsize="medium")
         ax.set_xlabel(time_label(ds))
         ax.set_ylabel(_title(axis_label(da, variable), 24), fontsize="small")
