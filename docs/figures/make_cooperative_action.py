@@ -196,6 +196,12 @@ def main(outdir: Path) -> None:
               f"max load {float(r['coordination_load'].max()):.2f}, max failure fraction "
               f"{float(r['failure_fraction'].max()):.2f}, final collective efficiency "
               f"{float(r['collective_efficiency'][-1]):.3f}")
+    rushed_staffed = model.run(params={**LOW_TRUST, **OVERHEATED_PUSH, "facilitation capacity share": 0.5},
+                               outputs=outs)
+    print(f"  rushed but staffed: 5 M/y for 1 y, 50% to staff: final trust {float(rushed_staffed['trust'][-1]):.3f}, "
+          f"min trust {float(rushed_staffed['trust'].min()):.3f}, max load "
+          f"{float(rushed_staffed['coordination_load'].max()):.2f}, max failure fraction "
+          f"{float(rushed_staffed['failure_fraction'].max()):.2f}")
     ax[0].axhline(LOW_TRUST["initial trust"], color="k", ls=":", lw=0.8)
     ax[0].set(xlabel="time (Year)", ylabel="Trust (dmnl)", title="Trust (dotted: initial)")
     ax[0].legend(fontsize=7)
