@@ -34,6 +34,7 @@ EXPLOITS = {
     "subscript_name.mdl": ("subscript", "reg"),
     "macro_parameter.mdl": ("macro", "MYMAC"),
     "data_file_arguments.mdl": ("data-file arguments", "rate"),
+    "data_variable_name.mdl": ("name", "rate"),
     "xmile_doc_triple_quotes.xmile": ("comment", "firms"),
     "xmile_doc_numeric_entity.xmile": ("comment", "firms"),
     "xmile_dimension_name.xmile": ("subscript", "arr"),
@@ -92,7 +93,7 @@ def test_exploit_is_refused(name: str, cache_dir: Path, marker: Path) -> None:
     message = str(info.value)
     assert name in message
     assert field in message
-    assert re.search(r"(variable|subscript range) .%s" % re.escape(variable), message), message
+    assert re.search(r"(variable|subscript range) ['\"]\"?%s" % re.escape(variable), message), message
     assert "Nothing from this file has been run" in message or "nothing from this file has been run" in message
     assert not marker.exists(), "the payload ran"
     assert cache_entries(cache_dir) == [], "a refused translation was left in the cache"
