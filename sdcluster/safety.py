@@ -641,8 +641,9 @@ def _locate_vensim(text: str, pos: int) -> Optional[_Where]:
         if offset <= acc + len(part):
             head = parts[0][skip:] if i or offset >= skip else parts[0][skip:]
             if head.lstrip().startswith(":MACRO:"):
-                macro = re.match(r"\s*:MACRO:\s*([^(]*)", head)
-                return _Where(macro.group(1).strip() if macro else None, "macro")
+                macro = re.match(r'\s*:MACRO:\s*("(?:\\"|[^"])*"|[^(]*)', head)
+                return _Where(_unquote(macro.group(1).strip()) if macro else None,
+                              "macro definition", "macro")
             name_match = re.match(r'\s*("(?:\\"|[^"])*"|[^=(\[:~]*)', head)
             name = name_match.group(1).strip() if name_match else None
             field = fields[i] if i < len(fields) else "comment (documentation)"
