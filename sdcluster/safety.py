@@ -23,6 +23,14 @@ Anything else (``import os``, ``__import__``, ``eval``, ``open``, dunder
 attributes, f-strings, comprehensions, extra statements...) is refused with an
 :class:`~sdcluster.errors.UnsafeModelError` naming the model file, the variable
 and the model-file field the offending code came from.
+
+PySD's translator itself calls ``eval`` on model text while parsing (lookup
+ranges, numbers, strings); :func:`guarded_translation` restricts that to
+literals for the duration of a translation.
+
+Public functions: :func:`check_translated_source`, :func:`check_translated_file`
+(also checks the macro modules a translation loads) and
+:func:`guarded_translation`. See ``docs/security.md`` for the threat model.
 """
 from __future__ import annotations
 
