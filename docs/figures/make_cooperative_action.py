@@ -22,8 +22,10 @@ XMILE = ROOT / "models" / "cooperative_action.xmile"
 log = logging.getLogger(__name__)
 
 #: the same total public budget (5 million) spent at a moderate pace or in a rush
-MODERATE_PUSH = {"facilitation budget": 1.0, "facilitation duration": 5, "facilitation capacity share": 0.5}
-OVERHEATED_PUSH = {"facilitation budget": 5.0, "facilitation duration": 1, "facilitation capacity share": 0.1}
+MODERATE_PUSH = {"facilitation budget": 1.0, "facilitation start time": 5, "facilitation duration": 5,
+                 "facilitation capacity share": 0.5}
+OVERHEATED_PUSH = {"facilitation budget": 5.0, "facilitation start time": 5, "facilitation duration": 1,
+                   "facilitation capacity share": 0.1}
 HIGH_TRUST = {"initial trust": 0.6, "initial participation share": 0.4}
 LOW_TRUST = {"initial trust": 0.3, "initial participation share": 0.2}
 SHOCK = {"shock size": 3, "shock time": 20, "shock duration": 2}

@@ -190,6 +190,18 @@ def test_free_riding_in_large_group_unless_trust_high(model):
     assert final(small, "participation_share") > 0.8
 
 
+def test_budget_schedule_equals_builtin_window(model):
+    """A scenario time schedule on the budget means the same as the model's own start/duration."""
+    window = model.run(params={**LOW_TRUST, **MODERATE_PUSH}, outputs=["Trust", "facilitation spending"])
+    start, end = MODERATE_PUSH["facilitation start time"], 5 + MODERATE_PUSH["facilitation duration"]
+    schedule = {**LOW_TRUST, "facilitation capacity share": MODERATE_PUSH["facilitation capacity share"],
+                "facilitation budget": lambda t: MODERATE_PUSH["facilitation budget"] if start <= t < end else 0.0}
+    sched = model.run(params=schedule, outputs=["Trust", "facilitation spending"])
+    assert float(window["facilitation_spending"].sum()) > 0
+    np.testing.assert_allclose(sched["trust"].values, window["trust"].values, rtol=1e-12)
+    np.testing.assert_allclose(sched["facilitation_spending"].values, window["facilitation_spending"].values)
+
+
 # --------------------------------------------------------------------------- numerics
 
 
