@@ -36,7 +36,7 @@ from .errors import ModelLoadError, UnsafeModelError
 log = logging.getLogger(__name__)
 
 #: Bump when the layout or the post-processing of cache entries changes.
-CACHE_SCHEMA = "1"
+CACHE_SCHEMA = "2"
 
 #: File endings PySD can translate, by format.
 VENSIM_SUFFIXES = (".mdl",)
@@ -128,7 +128,7 @@ def translate(path: Path) -> Translation:
             "source_sha256": digest,
             "format": fmt,
             "py_file": py_file.name,
-            "py_sha256": sha256_bytes(py_file.read_bytes()),
+            "py_sha256": _python_hashes(work),
             "pysd_version": pysd.__version__,
             "schema": CACHE_SCHEMA,
         }
@@ -188,13 +188,26 @@ def _publish(work: Path, entry: Path) -> None:
         # fails). Our work folder is discarded by the caller; but the winner's
         # entry may be stale or tampered: replace it in that case.
         if _read_manifest(entry) is None:
-            stale = entry.with_name(f".stale-{entry.name}-{os.getpid()}")
+            _discard(entry)
             try:
-                os.rename(entry, stale)
-                shutil.rmtree(stale, ignore_errors=True)
                 os.rename(work, entry)
             except OSError:
-                pass  # a third process replaced it meanwhile; validated by the caller
+                pass  # a third process published meanwhile; validated by the caller
+
+
+def _python_hashes(folder: Path) -> dict[str, str]:
+    """SHA-256 of every Python file of a cache entry (the model and any macro modules)."""
+    return {p.name: sha256_bytes(p.read_bytes()) for p in sorted(folder.glob("*.py"))}
+
+
+def _discard(entry: Path) -> None:
+    """Remove a cache entry (renamed aside first, so readers never see it half-deleted)."""
+    stale = entry.with_name(f".stale-{entry.name}-{os.getpid()}")
+    try:
+        os.rename(entry, stale)
+        shutil.rmtree(stale, ignore_errors=True)
+    except OSError:
+        pass
 
 
 def _read_manifest(entry: Path) -> dict | None:
@@ -204,7 +217,7 @@ def _read_manifest(entry: Path) -> dict | None:
         py_file = entry / manifest["py_file"]
         if Path(manifest["py_file"]).name != manifest["py_file"]:
             return None
-        if sha256_bytes(py_file.read_bytes()) != manifest["py_sha256"]:
+        if not py_file.is_file() or _python_hashes(entry) != manifest["py_sha256"]:
             return None
         return manifest
     except (OSError, ValueError, KeyError, TypeError):
@@ -212,20 +225,25 @@ def _read_manifest(entry: Path) -> dict | None:
 
 
 def _valid_entry(entry: Path, original: Path) -> Path | None:
-    """Return the translated file of *entry* if it exists and passes the integrity checks."""
+    """Return the translated file of *entry* if it exists and passes the integrity checks.
+
+    An entry that is incomplete, modified (hash mismatch) or refused by the
+    safety check is discarded, so that the caller translates afresh; a fresh
+    translation of a hostile model is refused again at translation time.
+    """
     if not entry.is_dir():
         return None
     manifest = _read_manifest(entry)
     if manifest is None:
         log.warning("translation cache entry %s is incomplete or was modified; translating %s again",
                     entry, original.name)
-        stale = entry.with_name(f".stale-{entry.name}-{os.getpid()}")
-        try:
-            os.rename(entry, stale)
-            shutil.rmtree(stale, ignore_errors=True)
-        except OSError:
-            pass
+        _discard(entry)
         return None
     py_file = entry / manifest["py_file"]
-    _check_safety(py_file, original)
+    try:
+        _check_safety(py_file, original)
+    except UnsafeModelError:
+        log.warning("translation cache entry %s fails the safety check; translating %s again", entry, original.name)
+        _discard(entry)
+        return None
     return py_file
