@@ -319,12 +319,12 @@ class Engine:
             if isinstance(obj, (pysd_statefuls.Delay, pysd_statefuls.DelayN)):
                 _check_delay_order(obj, dt)
             if isinstance(obj, (pysd_statefuls.Smooth, pysd_statefuls.Delay, pysd_statefuls.DelayN)):
-                state = np.asarray(obj.state, dtype=float)
+                state = np.asarray(obj.state)  # keep PySD's dtype (an integer initial value gives an int state)
                 if state.ndim != 1 and state.shape[1:] != (n,):
                     raise _NotVectorisable(f"unexpected state shape {state.shape} in {obj.py_name}")
                 obj.state = np.array(np.broadcast_to(state.reshape(state.shape[0], -1), (state.shape[0], n)))
                 if isinstance(obj, pysd_statefuls.DelayN):
-                    times = np.asarray(obj.times, dtype=float)
+                    times = np.asarray(obj.times)
                     obj.times = np.array(np.broadcast_to(times.reshape(times.shape[0], -1), (times.shape[0], n)))
 
 

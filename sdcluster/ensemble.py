@@ -58,7 +58,7 @@ __all__ = ["run_ensemble", "DEFAULT_CHUNK_SIZE", "failed_runs"]
 
 #: Runs per vectorised chunk: large enough that NumPy work dominates the per-step
 #: Python overhead, small enough to keep the working set in cache and memory bounded.
-DEFAULT_CHUNK_SIZE = 2000
+DEFAULT_CHUNK_SIZE = 5000
 
 SCENARIO_SUFFIXES = (".yaml", ".yml")
 
@@ -221,30 +221,60 @@ def _connect(scheduler: Any, timeout: float) -> tuple[Any, bool]:
     return client, True
 
 
-def _execute(tasks: list[_Task], model: "Model", workers: int, scheduler: Any, timeout: float,
-             bar: Callable[[int], None]) -> list[xr.Dataset]:
-    results: list[xr.Dataset | None] = [None] * len(tasks)
+def _execute(tasks: list[_Task], model: "Model", workers: int, scheduler: Any,
+             consume: Callable[[_Task, xr.Dataset], None]) -> None:
+    """Run every task; hand each chunk's Dataset to *consume* as soon as it arrives."""
     if scheduler is not None:
         from distributed import as_completed
 
         futures = [scheduler.submit(_run_task, t, pure=False) for t in tasks]
         for fut in as_completed(futures):
             i, ds = fut.result()
-            results[i] = ds
-            bar(tasks[i].stop - tasks[i].start)
+            fut.release()
+            consume(tasks[i], ds)
     elif workers > 1 and len(tasks) > 1:
         ctx = _forkserver_context()
         with concurrent.futures.ProcessPoolExecutor(max_workers=workers, mp_context=ctx) as pool:
             futures = [pool.submit(_run_task, t) for t in tasks]
             for fut in concurrent.futures.as_completed(futures):
                 i, ds = fut.result()
-                results[i] = ds
-                bar(tasks[i].stop - tasks[i].start)
+                consume(tasks[i], ds)
     else:
         for t in tasks:
-            results[t.index] = run_chunk(model, t.params, t.outputs, t.check_limits, **t.time)
-            bar(t.stop - t.start)
-    return results  # type: ignore[return-value]
+            consume(t, run_chunk(model, t.params, t.outputs, t.check_limits, **t.time))
+
+
+class _Collector:
+    """Copies chunk results into preallocated ``(scenario, run, time)`` arrays (memory: result + one chunk)."""
+
+    def __init__(self, scenarios: list[str | None], n: int, bar: Callable[[int], None]):
+        self.index = {s: i for i, s in enumerate(scenarios)}
+        self.scenarios = scenarios
+        self.n = n
+        self.bar = bar
+        self.arrays: dict[str, np.ndarray] = {}
+        self.failed = np.zeros((len(scenarios), n), dtype=bool)
+        self.first: xr.Dataset | None = None
+        self.times: dict[str | None, np.ndarray] = {}
+
+    def __call__(self, task: _Task, ds: xr.Dataset) -> None:
+        t = np.asarray(ds["time"].values)
+        if self.first is None:
+            self.first = ds.isel(run=slice(0, 0))
+            for name in ds.data_vars:
+                self.arrays[name] = np.empty((len(self.scenarios), self.n, t.size))
+        ref = self.times.setdefault(task.scenario, t)
+        ref0 = next(iter(self.times.values()))
+        for other in (ref, ref0):
+            if t.shape != other.shape or not np.allclose(t, other, rtol=1e-12, atol=1e-12):
+                raise ScenarioError(f"scenario {task.scenario!r} saves different times than {self.scenarios[0]!r}; "
+                                    "scenarios in one ensemble need the same initial_time, final_time and saveper")
+        s = self.index[task.scenario]
+        for name, arr in self.arrays.items():
+            block = np.asarray(ds[name].values)
+            arr[s, task.start:task.stop] = block
+            self.failed[s, task.start:task.stop] |= ~np.isfinite(block).all(axis=1)
+        self.bar(task.stop - task.start)
 
 
 class _Bar:
@@ -402,11 +432,12 @@ def run_ensemble(target: Any, samples: Mapping[str, Any], *, model: Any = None,
             raise ParameterError(f"samples: {the_model.info(py).name!r} run {bad}: value {arr[bad]!r} is not finite")
         if check:
             info = the_model.info(py)
-            outside = [i for i, v in enumerate(arr) if not info.in_limits(float(v))]
-            if outside:
+            lo, hi = info.limits
+            outside = np.flatnonzero((arr < lo) | (arr > hi))  # NaN limits (open ends) compare False
+            if outside.size:
                 i = outside[0]
                 raise ParameterError(
-                    f"samples: {info.name!r}: {len(outside)} of {n} values lie outside its declared range "
+                    f"samples: {info.name!r}: {outside.size} of {n} values lie outside its declared range "
                     f"{info.range_text()} ({info.units or 'dimensionless'}), e.g. run {i}: {arr[i]:g}; "
                     "narrow or truncate the distribution, or allow out-of-range values")
 
@@ -439,8 +470,9 @@ def run_ensemble(target: Any, samples: Mapping[str, Any], *, model: Any = None,
              the_model.path.name, len(tasks), chunk_size, backend)
     client, owned = _connect(scheduler, timeout) if scheduler is not None else (None, False)
     bar = _Bar(progress, n * len(jobs))
+    collector = _Collector([j[0] for j in jobs], n, bar)
     try:
-        results = _execute(tasks, the_model, workers, client, timeout, bar)
+        _execute(tasks, the_model, workers, client, collector)
     except SdclusterError:
         raise
     except Exception as exc:
@@ -449,54 +481,32 @@ def run_ensemble(target: Any, samples: Mapping[str, Any], *, model: Any = None,
         bar.close()
         if owned:
             client.close()
-    return _assemble(the_model, tasks, results, jobs, arrays, samples, n, chunk_size, backend)
+    return _assemble(the_model, collector, jobs, arrays, samples, n, chunk_size, backend)
 
 
-def _assemble(model: "Model", tasks: list[_Task], results: list[xr.Dataset], jobs: list, arrays: dict,
-              samples: Any, n: int, chunk_size: int, backend: str) -> xr.Dataset:
-    per_job = []
-    for name, *_ in jobs:
-        parts = [r for t, r in zip(tasks, results) if t.scenario == name]
-        for p in parts[1:]:
-            if p.sizes["time"] != parts[0].sizes["time"]:  # pragma: no cover - same settings per scenario
-                raise RunError("chunks returned different time grids")
-        stripped = []
-        for p in parts:
-            q = p.drop_vars("run")
-            q.attrs = {}
-            stripped.append(q)
-        ds = xr.concat(stripped, dim="run", data_vars="all", coords="minimal", compat="override",
-                       join="override") if len(stripped) > 1 else stripped[0]
-        per_job.append(ds)
-    first = results[0]
-    if jobs[0][0] is None:
-        out = per_job[0]
-    else:
-        for s, ds in zip(jobs[1:], per_job[1:]):
-            t0, t = per_job[0]["time"].values, ds["time"].values
-            if t.shape != t0.shape or not np.allclose(t, t0, rtol=1e-12, atol=1e-12):
-                raise ScenarioError(f"scenario {s[0]!r} saves different times than {jobs[0][0]!r}; scenarios in "
-                                    "one ensemble need the same initial_time, final_time and saveper")
-        out = xr.concat(per_job, dim=xr.DataArray([j[0] for j in jobs], dims="scenario", name="scenario"),
-                        data_vars="all", coords="minimal", compat="override", join="override")
-        out["scenario"].attrs["long_name"] = "scenario"
-    out = out.assign_coords(run=("run", np.arange(n), {"long_name": "ensemble run index"}))
-    for name in out.data_vars:
-        out[name].attrs = dict(first[name].attrs)
-    out["time"].attrs = dict(first["time"].attrs)
+def _assemble(model: "Model", col: _Collector, jobs: list, arrays: dict, samples: Any, n: int,
+              chunk_size: int, backend: str) -> xr.Dataset:
+    first = col.first
+    assert first is not None
+    has_scenario = jobs[0][0] is not None
+    dims = ("scenario", "run", "time") if has_scenario else ("run", "time")
+    data = {}
+    for name, arr in col.arrays.items():
+        data[name] = xr.Variable(dims, arr if has_scenario else arr[0], attrs=dict(first[name].attrs))
+    failed = col.failed if has_scenario else col.failed[0]
+    data["failed"] = xr.Variable(dims[:-1], failed, attrs={
+        "long_name": "run failed", "units": "1",
+        "description": "True where any output of the run is NaN or infinite"})
+    coords: dict[str, Any] = {"run": ("run", np.arange(n), {"long_name": "ensemble run index"}),
+                              "time": ("time", first["time"].values, dict(first["time"].attrs))}
+    if has_scenario:
+        coords["scenario"] = ("scenario", [j[0] for j in jobs], {"long_name": "scenario"})
     for py, arr in arrays.items():
         info = model.info(py)
-        out.coords[f"param_{py}"] = ("run", arr, {"long_name": info.name, "units": info.units,
-                                                  "description": f"sampled value of {info.name}"})
-    values = [out[v] for v in out.data_vars]
-    bad = xr.zeros_like(values[0].isel(time=0), dtype=bool) if values else None
-    for v in values:
-        bad = bad | ~np.isfinite(v).all("time")
-    if bad is not None:
-        bad = bad.drop_vars([c for c in bad.coords if c not in bad.dims])
-        out["failed"] = bad.assign_attrs(long_name="run failed", units="1",
-                                         description="True where any output of the run is NaN or infinite")
-        _report_failures(out, arrays)
+        coords[f"param_{py}"] = ("run", arr, {"long_name": info.name, "units": info.units,
+                                              "description": f"sampled value of {info.name}"})
+    out = xr.Dataset(data, coords=coords)
+    _report_failures(out, arrays)
     attrs = {k: v for k, v in first.attrs.items() if k not in ("parameters", "title")}
     attrs["title"] = f"sdcluster ensemble of {model.path.name}"
     attrs["runs"] = n
@@ -506,9 +516,7 @@ def _assemble(model: "Model", tasks: list[_Task], results: list[xr.Dataset], job
     attrs["samples"] = json.dumps({**meta, "parameters": [model.info(p).name for p in arrays]}, default=str)
     if meta.get("seed") is not None:
         attrs["seed"] = int(meta["seed"])
-    if jobs[0][0] is not None:
-        from .scenario import as_scenarios  # noqa: F401  (scenarios already resolved)
-
+    if has_scenario:
         attrs["scenarios"] = json.dumps({j[0]: _describe_params(j[1]) for j in jobs}, default=str)
     out.attrs = attrs
     return out

@@ -31,7 +31,7 @@ def add_common(p: argparse.ArgumentParser) -> None:
     p.add_argument("--seed", type=int, help="random seed (default: the file's seed, else 0)")
     p.add_argument("--model", help="model for scenarios that name none (path or bundled name)")
     p.add_argument("--workers", default="1", help="local processes: a number or 'auto' (default 1)")
-    p.add_argument("--chunk-size", type=int, default=None, help="runs per vectorised pass (default 2000)")
+    p.add_argument("--chunk-size", type=int, default=None, help="runs per vectorised pass (default 5000)")
     p.add_argument("--scheduler", metavar="ADDRESS", help="run chunks on a Dask cluster, e.g. tcp://host:8786")
     p.add_argument("--timeout", type=float, default=10.0, help="seconds to wait for the scheduler (default 10)")
     p.add_argument("--allow-out-of-range", action="store_true",
