@@ -1,0 +1,101 @@
+"""The bundled scenario library (``scenarios/*.yaml``): every file states its question, loads, validates and runs."""
+from __future__ import annotations
+
+import json
+import warnings
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+import sdcluster
+from sdcluster.scenario import load_scenarios
+
+ROOT = Path(__file__).resolve().parents[2]
+FILES = sorted((ROOT / "scenarios").glob("*.yaml"))
+
+
+@pytest.fixture(scope="module")
+def library():
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        return sdcluster.run_scenarios(FILES, progress=False)
+
+
+def header_question(path: Path) -> str:
+    for line in path.read_text(encoding="utf-8").splitlines():
+        if not line.startswith("#"):
+            break
+        text = line.lstrip("#").strip()
+        if text.lower().startswith("question:"):
+            return text[len("question:"):].strip()
+    return ""
+
+
+def test_library_is_not_empty():
+    names = {p.stem for p in FILES}
+    assert {"baseline", "brokering", "platform", "training", "park", "entry_subsidy", "brand", "package",
+            "brokering_timing", "overheated_push", "thin_air", "technology_shock", "matching_funds",
+            "environment_only"} <= names
+
+
+@pytest.mark.parametrize("path", FILES, ids=[p.stem for p in FILES])
+def test_each_file_states_one_question_and_uses_the_policy_model(path):
+    q = header_question(path)
+    assert q.endswith("?") and q.count("?") == 1, (path.name, q)
+    scenarios = load_scenarios(path)
+    assert scenarios
+    for s in scenarios:
+        assert s.question == q, (path.name, s.name)
+        assert Path(str(s.model)).stem == "cluster_policy", (path.name, s.name, s.model)
+        assert s.description, (path.name, s.name)
+
+
+def test_questions_differ():
+    questions = [header_question(p) for p in FILES]
+    assert len(set(questions)) == len(questions)
+
+
+def test_all_scenarios_run_together(library):
+    names = [s.name for p in FILES for s in load_scenarios(p)]
+    assert list(library["scenario"].values) == names
+    assert len(set(names)) == len(names)
+    for v, da in library.data_vars.items():
+        assert np.all(np.isfinite(da.values)), v
+    assert "cumulative_public_cost" in library
+    assert library["time"].values[0] == 0 and library["time"].values[-1] == 60
+
+
+def scheduled_total(defn: dict) -> float:
+    """Public money the scenario's budget schedules ask for (steps only, which is all the library uses)."""
+    total = 0.0
+    for p in defn.get("policies", []):
+        assert p["shape"] == "step" and p["parameter"].endswith("budget"), p
+        total += p["amount"] * (p["end"] - p["start"])
+    return total
+
+
+def test_public_cost_equals_the_scheduled_budgets(library):
+    defs = json.loads(library.attrs["scenarios"])
+    for name, d in defs.items():
+        cost = float(library["cumulative_public_cost"].sel(scenario=name).isel(time=-1))
+        asked = scheduled_total(d)
+        matching = d.get("parameters", {}).get("matching funds", 0) == 1
+        if matching:  # matching funds spend at most the budget
+            assert cost <= asked + 1e-9, name
+        else:
+            assert cost == pytest.approx(asked, rel=1e-9, abs=1e-12), name
+    assert float(library["cumulative_public_cost"].sel(scenario="baseline").max()) == 0
+
+
+def test_comparable_single_instrument_budgets(library):
+    costs = {s: float(library["cumulative_public_cost"].sel(scenario=s).isel(time=-1))
+             for s in ["brokering", "platform", "training", "park", "entry_subsidy", "brand", "package"]}
+    assert all(c == pytest.approx(20.0) for c in costs.values()), costs
+
+
+def test_compare_kpis_per_unit_cost(library):
+    table = sdcluster.compare.kpi_table(library, ["value_added:cum/cost", "firms@30"], baseline="baseline")
+    per_cost = table[table["kpi"].str.contains("cost")].set_index("scenario")["value"]
+    assert np.isnan(per_cost["baseline"])
+    assert np.isfinite(per_cost["brokering"])
