@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import copy
 import logging
+import types
 import warnings
 from dataclasses import dataclass
 from typing import Any, Callable, Mapping, Sequence
@@ -181,6 +182,9 @@ class Engine:
         model = self.pysd
         for name, func in self._pristine_components.items():
             setattr(self.module, name, func)
+        for obj in model._dynamicstateful_elements:  # undo the vectorised path's ddt replacement, if any
+            if getattr(obj.__dict__.get("ddt"), "__func__", None) in _FAST_DDT.values():
+                del obj.__dict__["ddt"]
         model._dependencies = copy.deepcopy(self._pristine_dependencies)
         model.cache.cached_funcs = set(self._pristine_cached)
         model._constant_funcs = set()
@@ -323,9 +327,33 @@ class Engine:
                 if state.ndim != 1 and state.shape[1:] != (n,):
                     raise _NotVectorisable(f"unexpected state shape {state.shape} in {obj.py_name}")
                 obj.state = np.array(np.broadcast_to(state.reshape(state.shape[0], -1), (state.shape[0], n)))
+                if obj.shape_info is None and obj.state.dtype == float and type(obj).ddt in _FAST_DDT:
+                    obj.ddt = types.MethodType(_FAST_DDT[type(obj).ddt], obj)
                 if isinstance(obj, pysd_statefuls.DelayN):
                     times = np.asarray(obj.times)
                     obj.times = np.array(np.broadcast_to(times.reshape(times.shape[0], -1), (times.shape[0], n)))
+
+
+def _smooth_ddt(self: Any) -> Any:
+    """:meth:`pysd.py_backend.statefuls.Smooth.ddt` without ``np.roll`` (same arithmetic, same numbers)."""
+    state = self.state
+    targets = np.empty_like(state)
+    targets[0] = self.input_func()
+    targets[1:] = state[:-1]
+    return (targets - state) * self.order / self.smooth_time_func()
+
+
+def _delay_ddt(self: Any) -> Any:
+    """:meth:`pysd.py_backend.statefuls.Delay.ddt` without ``np.roll`` (same arithmetic, same numbers)."""
+    outflows = self.state / self.delay_time_func()
+    inflows = np.empty_like(outflows)
+    inflows[0] = self.input_func()
+    inflows[1:] = outflows[:-1]
+    return (inflows - outflows) * self.order
+
+
+#: PySD's ``ddt`` methods replaced in the vectorised path (float states only; removed by :meth:`Engine.reset`).
+_FAST_DDT = {pysd_statefuls.Smooth.ddt: _smooth_ddt, pysd_statefuls.Delay.ddt: _delay_ddt}
 
 
 class _NotVectorisable(Exception):
