@@ -114,3 +114,17 @@ def test_bundled_model_vectorised_equals_engine_single_runs_at_model_step(path, 
         for name in one.data_vars:
             np.testing.assert_allclose(batch[name].values[i], one[name].values, rtol=RTOL, atol=1e-12,
                                        err_msg=f"{path.name}: {name}, run {i}")
+
+
+def test_unsupported_function_is_named_and_runs_fall_back(fixtures, caplog):
+    model = sdcluster.load_model(fixtures / "unsupported.mdl")
+    assert not model.vectorisable
+    assert any("DelayFixed" in r for r in model._engine.vector_blockers), model._engine.vector_blockers
+    growth = np.array([0.05, 0.1, 0.2])
+    with caplog.at_level(logging.INFO):
+        batch = model.run_batch({"growth": growth}, outputs=["level"])
+    assert "one by one" in caplog.text and "DelayFixed" in caplog.text
+    for i, g in enumerate(growth):
+        one = model.run({"growth": float(g)}, outputs=["level"])
+        np.testing.assert_allclose(batch.level.values[i], one.level.values, rtol=RTOL)
+    assert np.ptp(batch.level.values[:, -1]) > 1
