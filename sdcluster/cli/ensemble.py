@@ -132,7 +132,6 @@ def run(args: argparse.Namespace) -> int:
         kpis = parse_kpis([f"{v}@end" for v in ds.data_vars if "time" in ds[v].dims])
     if "scenario" not in ds.dims:
         ds = ds.expand_dims(scenario=[ds.attrs.get("model_file", "model")])
-        ds["failed"] = ds["failed"].isel(scenario=0, drop=True) if "failed" in ds else ds.get("failed")
     if args.baseline is not None and args.baseline not in [str(s) for s in ds["scenario"].values]:
         raise ParameterError(f"--baseline {args.baseline!r} is not among the scenarios "
                              f"{[str(s) for s in ds['scenario'].values]}")

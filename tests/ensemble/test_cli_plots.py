@@ -85,3 +85,14 @@ def test_figures_have_labelled_axes(functions_model, fixtures):
     ax = fig.axes[0]
     assert "Sobol index" in ax.get_xlabel()
     assert [t.get_text() for t in ax.get_yticklabels()] == ["a", "b"]  # largest on top
+
+
+def test_ensemble_command_on_a_model(fixtures, tmp_path, capsys):
+    params = tmp_path / "p.yaml"
+    params.write_text("seed: 5\nparameters:\n  growth rate: {distribution: uniform, low: 0.1, high: 0.4}\n")
+    code = main(["ensemble", str(fixtures / "functions.mdl"), "--uncertain", str(params), "--runs", "30",
+                 "--kpi", "stock_a@40", "--no-progress", "-o", str(tmp_path / "m")])
+    assert code == 0
+    assert "30 runs x 1 scenario(s)" in capsys.readouterr().out
+    table = pd.read_csv(tmp_path / "m" / "robustness.csv")
+    assert table["scenario"].tolist() == ["functions.mdl"] and table["share_first"].tolist() == [1.0]
