@@ -14,8 +14,8 @@ ROOT = Path(__file__).resolve().parents[2]
 SCENARIO_DIR = ROOT / "scenarios"
 
 #: KPIs quoted in the planner's guide (sdcluster.compare syntax).
-KPIS = ["firms@30", "firms@60", "value_added:cum", "value_added:cum/cost", "collective_efficiency@30",
-        "capability@60", "trust@60", "cumulative_public_cost@60"]
+KPIS = ["firms@15", "firms@30", "firms@60", "firms:peak", "value_added@30", "value_added:cum", "value_added:cum/cost",
+        "collective_efficiency@30", "capability@60", "trust@60", "cumulative_public_cost@60"]
 
 #: Figures: stem -> (scenarios, variables, title).
 FIGURES = {
@@ -57,7 +57,7 @@ def run_library():
     files = sorted(SCENARIO_DIR.glob("*.yaml"))
     outputs = sorted({v for _, variables, _ in FIGURES.values() for v in variables}
                      | {"firms", "value_added", "collective_efficiency", "capability", "trust",
-                        "cumulative_public_cost"})
+                        "cumulative_public_cost", "cumulative_private_cofunding"})
     return sdcluster.run_scenarios(files, outputs=outputs, progress=False)
 
 
@@ -103,5 +103,8 @@ if __name__ == "__main__":
 
     pd.set_option("display.width", 250)
     pd.set_option("display.max_columns", 20)
-    _, wide = kpi_table(run_library())
-    print(wide.round(3).to_string())
+    ds = run_library()
+    _, wide = kpi_table(ds)
+    wide["trust_min"] = ds["trust"].min("time").to_series()
+    wide["cumulative_private_cofunding@60"] = ds["cumulative_private_cofunding"].isel(time=-1).to_series()
+    print(wide.round(3).T.to_string())
