@@ -78,10 +78,12 @@ def plot_bands(ds: xr.Dataset, variable: str, *, bands: xr.Dataset | None = None
 
 
 def plot_kpi_distributions(samples: xr.Dataset, kpi: str, *, baseline: str | None = None,
-                           bins: int = 40) -> Figure:
+                           bins: int = 40, log: bool | None = None) -> Figure:
     """Histogram of one KPI over runs, one outline per scenario, medians marked.
 
-    *samples* is the result of :func:`sdcluster.robustness.kpi_samples`.
+    *samples* is the result of :func:`sdcluster.robustness.kpi_samples`. *log*: logarithmic
+    value axis; by default chosen when all values are positive and span more than 20x
+    between their 5th and 95th percentiles.
     """
     if kpi not in samples:
         raise SdclusterError(f"KPI {kpi!r} was not evaluated; available: {sorted(map(str, samples.data_vars))}")
@@ -94,7 +96,13 @@ def plot_kpi_distributions(samples: xr.Dataset, kpi: str, *, baseline: str | Non
     finite = finite[np.isfinite(finite)]
     if finite.size == 0:
         raise SdclusterError(f"KPI {kpi!r} is NaN in every run; nothing to plot")
-    edges = np.histogram_bin_edges(finite, bins=bins)
+    if log is None:
+        p5, p95 = np.percentile(finite, [5, 95])
+        log = bool(finite.min() > 0 and p95 > 20 * p5)
+    if log and finite.min() <= 0:
+        raise SdclusterError(f"KPI {kpi!r} has values <= 0; a logarithmic axis cannot show them")
+    edges = (np.geomspace(finite.min(), finite.max(), bins + 1) if log and finite.max() > finite.min()
+             else np.histogram_bin_edges(finite, bins=bins))
     fig = Figure(figsize=(FIG_WIDTH, 4.2), layout="constrained")
     ax = fig.subplots()
     for s in names:
@@ -104,8 +112,10 @@ def plot_kpi_distributions(samples: xr.Dataset, kpi: str, *, baseline: str | Non
         ax.hist(v, bins=edges, histtype="step", linewidth=2.0 if s == baseline else 1.5, color=st["color"],
                 linestyle=st.get("linestyle", "-"), label=f"{s} (median {np.median(v):.4g})" if s else None)
         ax.axvline(np.median(v), color=st["color"], linestyle=st.get("linestyle", "-"), linewidth=1)
+    if log:
+        ax.set_xscale("log")
     units = da.attrs.get("units", "")
-    ax.set_xlabel(f"{kpi} [{units}]" if units else kpi)
+    ax.set_xlabel((f"{kpi} [{units}]" if units else kpi) + (", log scale" if log else ""))
     ax.set_ylabel("runs [count]")
     ax.set_title(da.attrs.get("description", kpi), fontsize="medium", loc="left")
     ax.grid(alpha=0.3)

@@ -21,10 +21,10 @@ SCENARIOS = [
 ]
 #: Uncertain parameters (model's own names) and their distributions.
 UNCERTAIN = {
-    "normal attraction fraction": {"distribution": "triangular", "low": 0.05, "mode": 0.1, "high": 0.2},
+    "normal attraction fraction": {"distribution": "triangular", "low": 0.04, "mode": 0.07, "high": 0.12},
     "normal failure fraction": {"distribution": "uniform", "low": 0.04, "high": 0.1},
     "market size": {"distribution": "lognormal", "mu": 6.4, "sigma": 0.25},
-    "knowledge absorption time": {"distribution": "truncnormal", "mean": 5, "sd": 2, "low": 1, "high": 15},
+    "knowledge absorption time": {"distribution": "truncnormal", "mean": 10, "sd": 4, "low": 3, "high": 30},
 }
 KPIS = ["value_added:cum[0,60]", "firms@30"]
 RUNS = 1000
