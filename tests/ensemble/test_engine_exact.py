@@ -10,7 +10,8 @@ import pytest
 
 import sdcluster
 
-BUNDLED = sorted((Path(__file__).resolve().parents[2] / "models").glob("*.mdl"))
+_MODELS = Path(__file__).resolve().parents[2] / "models"
+BUNDLED = sorted(_MODELS.glob("*.mdl")) + sorted(_MODELS.glob("*.xmile"))
 
 RTOL = 1e-9
 
@@ -90,7 +91,7 @@ def test_nan_run_kept_others_intact(functions_model):
     np.testing.assert_allclose(batch.shape.values[2], one.shape.values, rtol=RTOL)
 
 
-@pytest.mark.parametrize("path", BUNDLED, ids=[p.stem for p in BUNDLED])
+@pytest.mark.parametrize("path", BUNDLED, ids=[p.name for p in BUNDLED])
 def test_bundled_model_vectorised_equals_plain_pysd(path, plain, sampler):
     model = sdcluster.load_model(path)
     assert model.vectorisable, model._engine.vector_blockers
@@ -104,7 +105,7 @@ def test_bundled_model_vectorised_equals_plain_pysd(path, plain, sampler):
     _assert_equal_to_plain_pysd(model, batch, params, plain, runs=[5], **time)
 
 
-@pytest.mark.parametrize("path", BUNDLED, ids=[p.stem for p in BUNDLED])
+@pytest.mark.parametrize("path", BUNDLED, ids=[p.name for p in BUNDLED])
 def test_bundled_model_vectorised_equals_engine_single_runs_at_model_step(path, sampler):
     model = sdcluster.load_model(path)
     params = sampler(model, 4, seed=5, spread=0.25)
