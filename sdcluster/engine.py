@@ -92,6 +92,28 @@ def pulse(time: Any, start: Any, repeat_time: Any = 0, width: Any = None,
     return np.where(np.where(repeat == 0, single, train), out, 0 * np.asarray(out))
 
 
+def integer(x: Any) -> Any:
+    """PySD's ``integer`` (Vensim INTEGER: truncation toward zero), element-wise for arrays."""
+    if _is_array(x):
+        return np.trunc(x)
+    return pysd_functions.integer(x)
+
+
+def quantum(a: Any, b: Any) -> Any:
+    """PySD's ``quantum`` (Vensim QUANTUM), element-wise for arrays."""
+    if _is_array(a, b):
+        with np.errstate(all="ignore"):
+            return np.where(b < SMALL, a, b * np.trunc(a / np.where(b < SMALL, 1.0, b)))
+    return pysd_functions.quantum(a, b)
+
+
+def modulo(x: Any, m: Any) -> Any:
+    """PySD's ``modulo`` (Vensim MODULO: ``x - quantum(x, m)``), element-wise for arrays."""
+    if _is_array(x, m):
+        return x - quantum(x, m)
+    return pysd_functions.modulo(x, m)
+
+
 _builtin_float = float
 
 
@@ -113,11 +135,14 @@ VECTOR_FUNCTIONS: dict[str, Callable] = {
     "xidz": xidz,
     "zidz": zidz,
     "pulse": pulse,
+    "integer": integer,
+    "quantum": quantum,
+    "modulo": modulo,
     "float": as_float,
 }
 
 #: PySD runtime names that already work element-wise on arrays.
-ARRAY_SAFE = {"step", "ramp", "integer", "modulo", "quantum", "Integ", "NonNegativeInteg", "Smooth",
+ARRAY_SAFE = {"step", "ramp", "Integ", "NonNegativeInteg", "Smooth",
               "Delay", "DelayN", "Trend", "Forecast", "Initial", "HardcodedLookups", "Component",
               "np", "Path"}
 
