@@ -114,6 +114,30 @@ def test_sub_models_keep_their_names(model):
     assert np.allclose(ds["total_firms"].values, ds["firms"].values)  # coupling C1
 
 
+DIAGRAM_CHECK = """
+import re, sys, simlin
+svg = simlin.load(sys.argv[1]).project.render_svg_string()
+print("\\n".join(" ".join(r.rsplit(">", 1)[-1].split()).lower()
+                 for r in re.findall(r'<g class="simlin-stock">(.*?)</tspan>', svg, re.S)))
+"""
+
+
+@pytest.mark.parametrize("path", [MDL, XMILE], ids=["mdl", "xmile"])
+def test_diagram_opens_in_simlin_and_draws_every_stock(model, path):
+    """Both files open in an independent tool (pysimlin) and the view draws every stock.
+
+    In a subprocess: a malformed view makes simlin abort the whole process.
+    """
+    import subprocess
+    import sys
+
+    proc = subprocess.run([sys.executable, "-c", DIAGRAM_CHECK, str(path)], capture_output=True, text=True,
+                          timeout=120)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    drawn = set(proc.stdout.split("\n")) - {""}
+    assert drawn == {s.name.lower() for s in model.stocks}
+
+
 # --------------------------------------------------------------------------- public cost
 
 
