@@ -50,7 +50,7 @@ def xmile_model():
 @pytest.fixture(scope="module")
 def library():
     """The bundled scenarios the reference modes are stated on, run once."""
-    files = ["baseline", "brokering_timing", "overheated_push", "thin_air", "environment_only"]
+    files = ["baseline", "brokering_timing", "overheated_push", "thin_air", "environment_only", "technology_shock"]
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         return sdcluster.run_scenarios([SCENARIOS / f"{f}.yaml" for f in files], progress=False)
@@ -286,6 +286,16 @@ def test_environment_only_policy_raises_firms_but_not_collective_efficiency(libr
     for t in (20, 40, 60):
         assert at(library, "collective_efficiency", t, env) < at(library, "collective_efficiency", t, net), t
         assert at(library, "capability", t, env) < at(library, "capability", t, net), t
+
+
+def test_technology_shock_decline_and_renewal(library):
+    """The life-cycle model's technology shift still throws a mature cluster into decline; renewal softens it."""
+    shock, renewal = "technology_shock", "technology_shock_renewal"
+    assert at(library, "firms", 40, shock) == pytest.approx(at(library, "firms", 40, "baseline"))
+    assert at(library, "capability", 42, shock) < 0.8 * at(library, "capability", 40, shock)
+    assert final(library, "firms", shock) < 0.5 * final(library, "firms", "baseline")
+    assert final(library, "capability", renewal) > final(library, "capability", shock)
+    assert final(library, "firms", renewal) > 1.5 * final(library, "firms", shock)
 
 
 # --------------------------------------------------------------------------- numerics
