@@ -107,7 +107,7 @@ def slug(text: str) -> str:
 def run(args: argparse.Namespace) -> int:
     import xarray as xr
 
-    from ..compare import parse_kpis
+    from ..compare import COST_VARIABLE, parse_kpis
     from ..ensemble import run_ensemble
     from ..io import atomic_write_text, write_dataset
     from ..plot import save_figure
@@ -122,11 +122,20 @@ def run(args: argparse.Namespace) -> int:
                                method=args.method)
     outputs = [s.strip() for s in args.outputs.split(",") if s.strip()] if args.outputs else None
     kpis = parse_kpis([k for group in args.kpis for k in group]) if args.kpis else None
-    if kpis and outputs:
-        outputs += [k.variable for k in kpis if k.variable not in outputs]
+    target = target_arg(args.target)
+    if kpis and outputs is None and isinstance(target, list):
+        from ..scenario import as_scenarios
+
+        union: list[str] = []
+        for s in as_scenarios(target):
+            union += [o for o in (s.outputs or []) if o not in union]
+        outputs = union or None
+    if kpis and outputs:  # keep what the KPIs need
+        needed = [k.variable for k in kpis] + [k.cost_variable or COST_VARIABLE for k in kpis if k.per_cost]
+        outputs += [v for v in needed if v not in outputs]
     out = prepare_output_dir(args.output_dir)
     formats = [f.strip() for f in args.formats.split(",") if f.strip()]
-    ds = run_ensemble(target_arg(args.target), samples, outputs=outputs, **ensemble_kwargs(args))
+    ds = run_ensemble(target, samples, outputs=outputs, **ensemble_kwargs(args))
     write_dataset(ds, out / "ensemble.nc")
     if kpis is None:
         kpis = parse_kpis([f"{v}@end" for v in ds.data_vars if "time" in ds[v].dims])

@@ -96,3 +96,12 @@ def test_ensemble_command_on_a_model(fixtures, tmp_path, capsys):
     assert "30 runs x 1 scenario(s)" in capsys.readouterr().out
     table = pd.read_csv(tmp_path / "m" / "robustness.csv")
     assert table["scenario"].tolist() == ["functions.mdl"] and table["share_first"].tolist() == [1.0]
+
+
+def test_ensemble_command_keeps_the_variables_kpis_need(fixtures, tmp_path):
+    # smoothed a is not among the scenarios' outputs
+    code = main(["ensemble", str(fixtures / "baseline.yaml"), "--uncertain", str(fixtures / "uncertain.yaml"),
+                 "--runs", "12", "--kpi", "smoothed_a@40", "--no-progress", "-o", str(tmp_path / "k")])
+    assert code == 0
+    with xr.open_dataset(tmp_path / "k" / "ensemble.nc") as ds:
+        assert {"stock_a", "inflow_a", "shape", "smoothed_a"} <= set(ds.data_vars)
