@@ -299,7 +299,7 @@ class Engine:
                 model._config_simulation(
                     components or None, list(outputs) or None, None, (settings.initial_time, {}),
                     settings.final_time, settings.time_step, settings.saveper, True, progress=False)
-            except (TypeError, ValueError, IndexError) as exc:
+            except (TypeError, ValueError, IndexError, ArithmeticError) as exc:
                 if batch is None:
                     raise
                 raise _NotVectorisable(f"initialisation with array parameters failed ({exc})") from exc
@@ -333,7 +333,7 @@ class Engine:
                 if in_return():
                     times.append(rnd())
                     rows.append([g() for g in getters])
-            except (TypeError, ValueError, IndexError) as exc:
+            except (TypeError, ValueError, IndexError, ArithmeticError) as exc:
                 if batch is None:
                     raise
                 raise _NotVectorisable(f"a step with array parameters failed ({exc})") from exc
