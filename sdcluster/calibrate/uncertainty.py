@@ -169,32 +169,50 @@ def _profiles(ev: Evaluator, result: Uncertainty, value: float, chosen: list[str
         width = result.se[j] * 2.5 if math.isfinite(result.se[j]) and result.se[j] > 0 else 0.25 * (spec.hi - spec.lo)
         grid_vals, devs = [theta[j]], [0.0]
         bounded = {}
+        def dev_at(v: float, warm: np.ndarray) -> tuple[float, np.ndarray]:
+            """Delta(-2 log L) with parameter j fixed at v, the others re-fitted from *warm*."""
+            if others:
+                sub = _Ev(ev.model, ev.obs, others, ev.payoff, fixed={**ev.fixed, spec.py_name: v},
+                          initial_time=ev.initial_time, time_step=ev.time_step, progress=False)
+                _lsq(sub, np.clip(sub.to_unit(warm), 0, 1), {"max_nfev": 100}, [])
+                best = sub.best_value
+                warm = sub.best_x if sub.best_x is not None else warm
+                sub.close()
+            else:
+                full = theta.copy()
+                full[j] = v
+                best = float(ev.payoff.value(ev.simulate(full[None, :], count=False))[0])
+            return (max(scale * (best - value), 0.0) if math.isfinite(best) else math.inf), warm
+
         for side, bound in ((-1, spec.lo), (1, spec.hi)):
             prev_v, prev_d, crossed = theta[j], 0.0, None
+            warm = np.delete(theta, j)  # continuation: each grid point starts from the previous optimum
             for i in range(1, points + 1):
                 v = theta[j] + side * width * i / points * (1 + (i > points // 2))
                 v = min(max(v, spec.lo), spec.hi)
                 if v == prev_v:
                     break
-                if others:
-                    sub = _Ev(ev.model, ev.obs, others, ev.payoff, fixed={**ev.fixed, spec.py_name: v},
-                              initial_time=ev.initial_time, time_step=ev.time_step, progress=False)
-                    start = sub.to_unit(np.delete(theta, j))
-                    _lsq(sub, np.clip(start, 0, 1), {"max_nfev": 50}, [])
-                    best = sub.best_value
-                    sub.close()
-                else:
-                    full = theta.copy()
-                    full[j] = v
-                    best = float(ev.payoff.value(ev.simulate(full[None, :], count=False))[0])
-                d = max(scale * (best - value), 0.0) if math.isfinite(best) else math.inf
+                d, new_warm = dev_at(v, warm)
                 grid_vals.append(v)
                 devs.append(d)
-                if d >= threshold and crossed is None:
-                    frac = (threshold - prev_d) / (d - prev_d) if math.isfinite(d) and d > prev_d else 1.0
-                    crossed = prev_v + frac * (v - prev_v)
+                if d >= threshold:
+                    # refine the bracket by bisection, then interpolate the signed root deviance
+                    # sqrt(d), which is close to linear in the parameter
+                    lo_v, lo_d, hi_v, hi_d = prev_v, prev_d, v, d
+                    for _ in range(3):
+                        mid = 0.5 * (lo_v + hi_v)
+                        md, mw = dev_at(mid, warm)
+                        grid_vals.append(mid)
+                        devs.append(md)
+                        if md >= threshold:
+                            hi_v, hi_d = mid, md
+                        else:
+                            lo_v, lo_d, warm = mid, md, mw
+                    r0, r1 = math.sqrt(lo_d), math.sqrt(hi_d) if math.isfinite(hi_d) else math.inf
+                    frac = (math.sqrt(threshold) - r0) / (r1 - r0) if math.isfinite(r1) and r1 > r0 else 1.0
+                    crossed = lo_v + frac * (hi_v - lo_v)
                     break
-                prev_v, prev_d = v, d
+                prev_v, prev_d, warm = v, d, new_warm
             bounded[side] = crossed
             if crossed is None:
                 result.warnings.append(
