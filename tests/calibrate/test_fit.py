@@ -141,6 +141,10 @@ def test_to_scenario_plot_and_cli(logistic, obs_csv, tmp_path):
     doc = yaml.safe_load(text)
     assert doc["parameters"]["growth rate"] == pytest.approx(res.values["growth rate"], rel=1e-9)
     assert (tmp_path / doc["model"]).resolve() == logistic.path.resolve()
+    from sdcluster.scenario import load_scenario
+
+    applied = load_scenario(out).apply(logistic)
+    assert applied["growth_rate"] == pytest.approx(res.values["growth rate"], rel=1e-9)
     rerun = logistic.run(doc["parameters"], outputs=["firms"])
     np.testing.assert_allclose(rerun.firms.values, res.fitted.firms.values, rtol=1e-8)
     fig = res.plot(tmp_path / "fit.png")
