@@ -15,7 +15,6 @@ Modules: :mod:`.data` (reading observations), :mod:`.payoff` (formulas),
 from __future__ import annotations
 
 import logging
-import math
 from pathlib import Path
 from typing import Any, Mapping, Sequence
 
