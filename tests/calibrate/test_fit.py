@@ -67,6 +67,12 @@ def test_budget_stops_with_best_so_far(logistic, obs_csv):
     assert any("budget" in w for w in res.warnings)
 
 
+def test_wall_clock_budget_stops_with_best_so_far(logistic, obs_csv):
+    res = calibrate(logistic, obs_csv, BOUNDS, time_offset=1980, progress=False, method="powell", max_time=0.2)
+    assert res.budget_hit and "time budget" in res.message
+    assert np.isfinite(res.payoff) and res.n_evals > 0
+
+
 def test_nan_runs_are_bad_points_not_crashes(nan_trap, logistic, obs_csv):
     res = calibrate(nan_trap, obs_csv, {"growth rate": (0.05, 1.5), "carrying capacity": (50, 1000)},
                     fixed={"initial firms": 4.0}, time_offset=1980, method="de", seed=3,
