@@ -169,24 +169,7 @@ def run_chunk(model: "Model", params: Mapping[str, Any], outputs: Sequence[str] 
 
     Returns the Dataset of :meth:`Model.run_batch` (dims ``run``, ``time``).
     """
-    sched = [v for v in params.values() if isinstance(v, SampledSchedule)]
-    if not sched:
-        return model.run_batch(params, outputs=outputs, check_limits=check_limits, **time)
-    # a sampled parameter that also carries a policy: its array sits inside a SampledSchedule,
-    # which Model.run_batch does not look into; the engine does (and falls back per run itself)
-    plain = {k: v for k, v in params.items() if not (isinstance(v, np.ndarray) and v.ndim > 0)}
-    resolved = model._resolve_params(plain, check_limits)
-    for k, v in params.items():
-        if k not in plain:
-            py = model._check_settable(k)
-            model._check_values(py, v, check_limits)
-            resolved[py] = np.asarray(v, dtype=float)
-    settings = model._settings(time.get("initial_time"), time.get("final_time"), time.get("time_step"),
-                               time.get("saveper"))
-    names = model._outputs(outputs)
-    times, values = model._engine.run(resolved, settings, names)
-    values = {k: v.T for k, v in values.items()}
-    return model._dataset(times, values, resolved, settings, dims=("run", "time"))
+    return model.run_batch(params, outputs=outputs, check_limits=check_limits, **time)
 
 
 def _run_task(task: _Task) -> tuple[int, xr.Dataset]:

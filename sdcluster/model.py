@@ -267,7 +267,9 @@ class Model:
         ----------
         params
             ``{name: value}`` where at least one value is a 1-D array of
-            length *N*; scalars and callables apply to every run.
+            length *N* (or a schedule callable with a ``batch_size`` of *N*,
+            such as an ensemble's sampled base plus policy); scalars and other
+            callables apply to every run.
 
         Returns
         -------
@@ -282,33 +284,28 @@ class Model:
         external functions) run all *N* sets in one pass; others fall back to
         a loop of :meth:`run`, logging the reason once.
         """
-        arrays = {k: np.asarray(v, dtype=float) for k, v in params.items()
-                  if not callable(v) and np.ndim(v) > 0}
-        if not arrays:
-            raise RunError("run_batch needs at least one parameter given as a 1-D array")
+        arrays, batched = {}, {}
+        for key, value in params.items():
+            if callable(value):
+                if getattr(value, "batch_size", None) is not None:
+                    batched[key] = value  # a schedule carrying one base value per run
+            elif np.ndim(value) > 0:
+                arrays[key] = np.asarray(value, dtype=float)
         sizes = {k: a.shape for k, a in arrays.items()}
+        sizes.update({k: (v.batch_size,) for k, v in batched.items()})
+        if not sizes:
+            raise RunError("run_batch needs at least one parameter given as a 1-D array")
         if any(len(s) != 1 for s in sizes.values()) or len({s[0] for s in sizes.values()}) != 1:
             raise RunError(f"run_batch parameter arrays must be 1-D and of equal length; got {sizes}")
-        n = next(iter(sizes.values()))[0]
-        scalars = {k: v for k, v in params.items() if k not in arrays}
-        resolved = self._resolve_params(scalars, check_limits)
+        resolved = self._resolve_params({k: v for k, v in params.items() if k not in arrays}, check_limits)
         for key, arr in arrays.items():
             py = self._check_settable(key)
             self._check_values(py, arr, check_limits)
             resolved[py] = arr
         settings = self._settings(initial_time, final_time, time_step, saveper)
         names = self._outputs(outputs)
-        if self.vectorisable:
-            times, values = self._engine.run(resolved, settings, names)
-        else:
-            log.info("%s: running %d parameter sets one by one (not vectorisable: %s)",
-                     self.path.name, n, "; ".join(self._engine.vector_blockers))
-            per_run = []
-            for i in range(n):
-                one = {k: (v[i] if isinstance(v, np.ndarray) else v) for k, v in resolved.items()}
-                times, vals = self._engine.run(one, settings, names)
-                per_run.append(vals)
-            values = {name: np.stack([r[name] for r in per_run], axis=1) for name in names}
+        # the engine evaluates all sets in one pass, or one by one (logging why)
+        times, values = self._engine.run(resolved, settings, names)
         values = {k: v.T for k, v in values.items()}  # (run, time)
         return self._dataset(times, values, resolved, settings, dims=("run", "time"))
 
