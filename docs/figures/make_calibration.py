@@ -26,6 +26,23 @@ def fit():
                      payoff="poisson", method="least_squares", n_starts=2, seed=1, profile=True, progress=False)
 
 
+def _check_data_matches_model() -> None:
+    """Warn when the shipped synthetic data no longer match what the current model generates."""
+    import importlib.util
+    import tempfile
+
+    maker_path = DATA.with_name("make_synthetic_firm_counts.py")
+    spec = importlib.util.spec_from_file_location("make_synthetic_firm_counts", maker_path)
+    maker = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(maker)
+    with tempfile.TemporaryDirectory() as tmp:
+        fresh = maker.main(Path(tmp) / "fresh.csv").read_bytes()
+    if fresh != DATA.read_bytes():
+        logging.getLogger(__name__).warning(
+            "%s differs from what the current cluster_lifecycle model generates; rerun "
+            "python %s and update the numbers quoted in docs/calibration.md", DATA.name, maker_path)
+
+
 def main(outdir: Path) -> None:
     """Write the calibration figure and fit table into *outdir*."""
     import matplotlib
@@ -33,6 +50,7 @@ def main(outdir: Path) -> None:
     matplotlib.use("Agg")
     outdir = Path(outdir)
     outdir.mkdir(parents=True, exist_ok=True)
+    _check_data_matches_model()
     res = fit()
     res.plot(outdir / "calibration_fit.png")
     (outdir / "calibration_fit.txt").write_text(res.table() + "\n", encoding="utf-8")

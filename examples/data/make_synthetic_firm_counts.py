@@ -23,7 +23,7 @@ import numpy as np
 import sdcluster
 
 #: Parameter values the synthetic data are generated with (the "truth").
-TRUE = {"normal spin off fraction": 0.09, "normal failure fraction": 0.06, "reference cluster size": 60.0}
+TRUE = {"normal spin off fraction": 0.05, "normal failure fraction": 0.06, "reference cluster size": 120.0}
 
 #: Census years (irregular) and the years with a yearbook employment figure.
 CENSUS_YEARS = [1982, 1985, 1990, 1993, 1996, 2000, 2004, 2008, 2013, 2018]

@@ -125,7 +125,7 @@ class CalibrationResult:
             lines.append(f"{s.name:<28}{self.values[s.name]:>12.5g}{u.se[j]:>12.3g}   [{lo}, {hi}] {s.units}")
         lines += ["", f"{'series':<28}{'n':>4}{'R2':>9}{'RMSE':>11}{'MAPE%':>9}{'UM':>7}{'US':>7}{'UC':>7}"]
         for name, r in self.fit.iterrows():
-            lines.append(f"{name:<28}{r['n']:>4}{r['R2']:>9.4f}{r['RMSE']:>11.4g}{r['MAPE']:>9.2f}"
+            lines.append(f"{name:<28}{int(r['n']):>4}{r['R2']:>9.4f}{r['RMSE']:>11.4g}{r['MAPE']:>9.2f}"
                          f"{r['UM']:>7.3f}{r['US']:>7.3f}{r['UC']:>7.3f}")
         if len(self.specs) > 1:
             lines += ["", "correlation of estimates:"]
@@ -227,7 +227,7 @@ class CalibrationResult:
                   f"{'converged' if self.success else 'NOT converged'}",
                   "# fit per series (n, R2, RMSE, MAPE %, Theil UM/US/UC):"]
         for col, r in self.fit.iterrows():
-            header.append(f"#   {col}: n={r['n']} R2={r['R2']:.4f} RMSE={r['RMSE']:.4g} MAPE={r['MAPE']:.2f} "
+            header.append(f"#   {col}: n={int(r['n'])} R2={r['R2']:.4f} RMSE={r['RMSE']:.4g} MAPE={r['MAPE']:.2f} "
                           f"UM={r['UM']:.3f} US={r['US']:.3f} UC={r['UC']:.3f}")
         u = self.uncertainty
         header.append(f"# {int(round(u.level * 100))}% intervals ({u.method}):")
