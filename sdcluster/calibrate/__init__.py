@@ -55,9 +55,11 @@ def calibrate(model: Any, data: Any, params: Mapping[str, Sequence[float]], *, p
         or :class:`Observations` (see :meth:`Observations.from_any` for
         ``time``, ``time_offset``, ``mapping``, ``weights``, ``sigma``).
     params
-        ``{name: (low, high)}`` or ``{name: (low, high, initial guess)}``;
-        names are constants (model or Python names) or stocks whose initial
-        value is one constant.
+        ``{name: (low, high)}``, ``{name: (low, high, initial guess)}`` or
+        ``{name: {"bounds": (low, high), "initial": x0, "prior": (plo, phi)}}``
+        (extra starting points and the differential-evolution population
+        are drawn from the prior range); names are constants (model or
+        Python names) or stocks whose initial value is one constant.
     payoff
         ``wss`` (normalised weighted sum of squares), ``gaussian``
         (log-likelihood, noise estimated unless ``sigma`` given), ``poisson``

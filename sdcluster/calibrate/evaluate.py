@@ -14,7 +14,7 @@ import math
 import sys
 import time as _time
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Mapping
 
 import numpy as np
 
@@ -45,6 +45,10 @@ class ParamSpec:
     x0 : float
         Initial guess (inside the bounds).
     units : str
+    prior : tuple of float or None
+        Range ``(low, high)`` inside the bounds from which extra starting
+        points (and the differential-evolution population) are drawn;
+        ``None``: the bounds.
     """
 
     name: str
@@ -53,6 +57,7 @@ class ParamSpec:
     hi: float
     x0: float
     units: str = ""
+    prior: tuple[float, float] | None = None
 
     @property
     def label(self) -> str:
@@ -93,10 +98,16 @@ def resolve_params(model: Any, params: dict[str, Any]) -> list[ParamSpec]:
         elif info not in model.parameters:
             raise ParameterError(f"{model.path.name}: {info.name!r} is a {info.kind.lower() or 'variable'}, "
                                  "not a constant; only constants (and stocks' initial values) can be calibrated")
+        prior = None
+        if isinstance(spec, Mapping):
+            spec, prior = _from_mapping(name, spec)
         lo, hi, x0 = _bounds(name, spec, info)
+        if prior is not None and not lo <= prior[0] < prior[1] <= hi:
+            raise CalibrationError(f"parameter {name!r}: prior range [{prior[0]:g}, {prior[1]:g}] must be an "
+                                   f"increasing range inside the bounds [{lo:g}, {hi:g}]")
         if any(s.py_name == py for s in specs):
             raise CalibrationError(f"parameter {info.name!r} is given twice")
-        specs.append(ParamSpec(str(name), py, lo, hi, x0, info.units))
+        specs.append(ParamSpec(str(name), py, lo, hi, x0, info.units, prior))
     return specs
 
 
@@ -118,6 +129,30 @@ def _num(x: Any) -> float | None:
         return None
     x = float(x)
     return x if math.isfinite(x) else None
+
+
+def _from_mapping(name: str, spec: Mapping[str, Any]) -> tuple[list[Any], tuple[float, float] | None]:
+    """``{"bounds": (lo, hi), "initial": x0, "prior": (plo, phi)}`` -> bounds list and prior."""
+    unknown = sorted(set(spec) - {"bounds", "initial", "prior"})
+    if unknown or "bounds" not in spec:
+        raise CalibrationError(f"parameter {name!r}: a dict spec needs 'bounds' and may have 'initial' and "
+                               f"'prior'; got keys {sorted(spec)}")
+    try:
+        parts = list(spec["bounds"])
+    except TypeError:
+        parts = [spec["bounds"]]
+    if spec.get("initial") is not None:
+        parts.append(spec["initial"])
+    prior = spec.get("prior")
+    if prior is not None:
+        try:
+            plo, phi = (float(v) for v in prior)
+        except (TypeError, ValueError):
+            raise CalibrationError(f"parameter {name!r}: prior {prior!r} must be (low, high) numbers") from None
+        if not (math.isfinite(plo) and math.isfinite(phi)):
+            raise CalibrationError(f"parameter {name!r}: prior {prior!r} must be finite")
+        prior = (plo, phi)
+    return parts, prior
 
 
 def _bounds(name: str, spec: Any, info: Any) -> tuple[float, float, float]:

@@ -60,7 +60,14 @@ def start_points(ev: Evaluator, x0: np.ndarray, n_starts: int, seed: int | None)
     if n_starts <= 1:
         return u0[None, :]
     sample = qmc.LatinHypercube(d=len(u0), seed=seed).random(n_starts - 1)
-    return np.vstack([u0, sample])
+    return np.vstack([u0, to_prior_box(ev, sample)])
+
+
+def to_prior_box(ev: Evaluator, sample: np.ndarray) -> np.ndarray:
+    """Map unit-cube samples into each parameter's prior range (unit-cube coordinates)."""
+    plo = np.array([ev.to_unit(np.array([s.prior[0] if s.prior else s.lo for s in ev.specs]))]).ravel()
+    phi = np.array([ev.to_unit(np.array([s.prior[1] if s.prior else s.hi for s in ev.specs]))]).ravel()
+    return plo + sample * (phi - plo)
 
 
 def run_search(ev: Evaluator, method: str, x0: np.ndarray, *, n_starts: int = 1, seed: int | None = None,
@@ -207,6 +214,9 @@ def _de(ev: Evaluator, seed: int | None, options: dict[str, Any], starts: list) 
     opts = {"popsize": 15, "maxiter": 200, "tol": 1e-8, "init": "latinhypercube", "mutation": (0.5, 1.0),
             "recombination": 0.7}
     opts.update(options)
+    if any(s.prior for s in ev.specs) and isinstance(opts.get("init"), str):
+        size = max(5, int(opts["popsize"]) * k)
+        opts["init"] = to_prior_box(ev, qmc.LatinHypercube(d=k, seed=seed).random(size))
     seed_kw = "rng" if "rng" in inspect.signature(differential_evolution).parameters else "seed"
     opts[seed_kw] = seed
     res = differential_evolution(fun, [(0.0, 1.0)] * k, vectorized=True, updating="deferred", polish=False,

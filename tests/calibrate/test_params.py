@@ -55,3 +55,21 @@ def test_bad_method_and_payoff(logistic, obs_csv):
         calibrate(logistic, obs_csv, {"growth rate": (0.1, 1)}, time_offset=1980, method="anneal", progress=False)
     with pytest.raises(CalibrationError, match="unknown payoff"):
         calibrate(logistic, obs_csv, {"growth rate": (0.1, 1)}, time_offset=1980, payoff="l1", progress=False)
+
+
+def test_dict_spec_with_prior_range(logistic):
+    (spec,) = resolve_params(logistic, {"growth rate": {"bounds": (0.1, 1.5), "initial": 0.3, "prior": (0.2, 0.6)}})
+    assert (spec.lo, spec.hi, spec.x0, spec.prior) == (0.1, 1.5, 0.3, (0.2, 0.6))
+    with pytest.raises(CalibrationError, match="prior range"):
+        resolve_params(logistic, {"growth rate": {"bounds": (0.1, 1.5), "prior": (0.05, 0.6)}})
+    with pytest.raises(CalibrationError, match="needs 'bounds'"):
+        resolve_params(logistic, {"growth rate": {"range": (0.1, 1.5)}})
+
+
+def test_prior_range_confines_starts(logistic, obs_csv):
+    res = calibrate(logistic, obs_csv, {"growth rate": {"bounds": (0.05, 1.5), "prior": (0.3, 0.4)},
+                                        "carrying capacity": (50, 1000)},
+                    fixed={"initial firms": 4.0}, time_offset=1980, n_starts=4, seed=2, progress=False)
+    starts = [s["start"][0] for s in res.starts]
+    assert all(0.3 <= g <= 0.4 for g in starts[1:])
+    assert res.values["growth rate"] == pytest.approx(0.5, rel=0.1)
