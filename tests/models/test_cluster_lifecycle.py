@@ -70,12 +70,7 @@ def _stocks_and_flows():
     return stocks, flows
 
 
-@pytest.mark.parametrize("path", [
-    MDL,
-    pytest.param(XMILE, marks=pytest.mark.xfail(
-        strict=True, reason="simlin 0.8.5 panics (xmile/variables.rs:1038 unreachable) on the "
-                            "view written by tools/mdl2xmile.py; reported to the lead")),
-], ids=["mdl", "xmile"])
+@pytest.mark.parametrize("path", [MDL, XMILE], ids=["mdl", "xmile"])
 def test_diagram_draws_every_stock_and_flow(path):
     """An independent renderer (pysimlin) draws every stock and flow of the file's view.
 
