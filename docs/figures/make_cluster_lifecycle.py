@@ -21,7 +21,7 @@ MODEL = pathlib.Path(__file__).resolve().parents[2] / "models" / "cluster_lifecy
 NO_SHIFT = {"technology shift size": 0}
 RENEWAL = {"outside links": 3}
 SHAKEOUT = {"scale economies elasticity": 4, "firm scale adjustment time": 25,
-            "returns to scale": 0.5, "technology shift size": 0}
+            "returns to scale": 0.8, "outside links": 2, "technology shift size": 0}
 
 TAKE_OFF_RATE = 0.08   # 1/Year: firm growth rate that marks take-off (growth stage)
 MATURE_BAND = 0.02     # 1/Year: |growth rate| below this after growth = maturity
@@ -118,9 +118,10 @@ def main(outdir: pathlib.Path) -> None:
         for name, span in st.items():
             if span:
                 ax.axvline(span[0], color="grey", lw=0.5)
-    for span_name, span in st.items():
+    for i, (span_name, span) in enumerate(st.items()):
         if span:
-            axs[0, 0].text(span[0] + 0.5, float(base.firms.max()) * 0.95, span_name, fontsize=7)
+            axs[0, 0].text(span[0] + 0.5, float(base.firms.max()) * (0.95 - 0.1 * i), span_name,
+                           fontsize=7)
     for ax in axs[1]:
         ax.set_xlabel("time (Year)")
     fig.suptitle("Default run: emergence, growth, maturity, decline after the technology shift")
@@ -158,8 +159,10 @@ def main(outdir: pathlib.Path) -> None:
     peak = int(np.argmax(sh.firms.values))
     logger.info("critical mass threshold: %.2f firms", thr)
     logger.info("default stages: %s", st)
-    logger.info("shakeout: firm peak %.0f at year %d, %.0f at end; output %.0f -> %.0f",
-                float(sh.firms[peak]), peak, float(sh.firms[-1]), float(sh.output[peak]),
+    qmax = int(np.argmax(sh.output.values))
+    logger.info("shakeout: firm peak %.0f at year %d, %.0f at end; output %.0f at the firm peak, "
+                "max %.0f at year %d, %.0f at end", float(sh.firms[peak]), peak,
+                float(sh.firms[-1]), float(sh.output[peak]), float(sh.output[qmax]), qmax,
                 float(sh.output[-1]))
     for v in ["firms", "employment", "capability"]:
         logger.info("integration error %s: max %.2f%%", v,
