@@ -51,6 +51,7 @@ def test_every_constant_has_units_range_and_comment(model):
     assert model.time_settings["time_units"] == "Year"
     # time step at most a quarter of the shortest time constant (shift duration, 1 year)
     assert model.time_settings["time_step"] <= 0.25
+    assert model.time_settings["saveper"] == 1
 
 
 _DRAW = """
@@ -149,8 +150,8 @@ def test_mass_balance(model):
     assert np.max(np.abs(rebuilt - f) / np.maximum(f, 1)) < 1e-9
 
 
-@pytest.mark.parametrize("params", [figs.NO_SHIFT, figs.RENEWAL, figs.SHAKEOUT],
-                         ids=["no_shift", "renewal", "shakeout"])
+@pytest.mark.parametrize("params", [{}, figs.NO_SHIFT, figs.RENEWAL, figs.SHAKEOUT],
+                         ids=["default", "no_shift", "renewal", "shakeout"])
 def test_integration_error(model, params):
     dt = model.time_settings["time_step"]
     a = model.run(params=params, outputs=["firms", "employment", "capability"])
