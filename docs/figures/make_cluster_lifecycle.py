@@ -18,10 +18,10 @@ logger = logging.getLogger(__name__)
 
 MODEL = pathlib.Path(__file__).resolve().parents[2] / "models" / "cluster_lifecycle.mdl"
 
-NO_SHIFT = {"technology shift size": 0}
+NO_SHIFT = {"technology shift devaluation fraction": 0}
 RENEWAL = {"outside links": 3}
 SHAKEOUT = {"scale economies elasticity": 4, "firm scale adjustment time": 25,
-            "returns to scale": 0.8, "outside links": 2, "technology shift size": 0}
+            "returns to scale": 0.8, "outside links": 2, "technology shift devaluation fraction": 0}
 
 TAKE_OFF_RATE = 0.08   # 1/Year: firm growth rate that marks take-off (growth stage)
 MATURE_BAND = 0.02     # 1/Year: |growth rate| below this after growth = maturity
@@ -95,7 +95,7 @@ def main(outdir: pathlib.Path) -> None:
     # 1 critical mass
     thr = critical_mass(m)
     grid = np.array([0.5, 0.8, 0.95, 1.05, 1.2, 2.0]) * thr
-    ds = m.run_batch({"technology shift size": np.zeros(len(grid)), "initial firms": grid},
+    ds = m.run_batch({"technology shift devaluation fraction": np.zeros(len(grid)), "initial firms": grid},
                      outputs=["firms"])
     fig, ax = plt.subplots(figsize=(7, 4))
     for i, f0 in enumerate(grid):
