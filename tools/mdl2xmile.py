@@ -20,6 +20,11 @@ stock-and-flow view), then adjusted where PySD's XMILE reader needs it:
 - the variables keep their Vensim names (``name="initial firms"``), so both
   formats give the same catalogue.
 
+Prefer ``WITH LOOKUP`` for graphical functions used in one place: pysimlin
+0.8.5 aborts the whole process when it reads a stand-alone ``<gf>`` element
+(valid XMILE that PySD and Stella read), so the diagram tests cannot render
+such a file. The bundled models use ``WITH LOOKUP`` throughout.
+
 The test suite checks that both files give the same trajectories under PySD,
 so a stale ``.xmile`` fails CI: re-run this tool after editing the ``.mdl``.
 """
