@@ -205,6 +205,29 @@ def test_trust_falls_faster_than_it_rises_inside_joined_model(model):
     assert gain > 0 and loss > 1.5 * gain
 
 
+def test_shakeout_inside_joined_model(model):
+    """The life-cycle model's shakeout variant (strong scale economies): firm numbers peak and fall, output keeps rising."""
+    shakeout = {"scale economies elasticity": 4, "firm scale adjustment time": 25, "returns to scale": 0.8,
+                "outside links": 2, "technology shift devaluation fraction": 0}
+    sh = model.run(params=shakeout, outputs=["Firms", "output", "Firm scale"])
+    f, q = sh["firms"].values, sh["output"].values
+    p = int(np.argmax(f))
+    assert 5 < p < len(f) - 20
+    assert f[-1] < 0.85 * f[p]
+    assert q[p + 2] > q[p]
+    assert sh["firm_scale"].values[-1] > 1.5 * sh["firm_scale"].values[0]
+
+
+def test_outside_links_renew_after_the_shift_inside_joined_model(model):
+    """The life-cycle model's renewal mode: strong outside links let the cluster recover from the shift."""
+    default = model.run(outputs=["Firms"])["firms"].values
+    renewal = model.run(params={"outside links": 3}, outputs=["Firms"])["firms"].values
+    shift = 40
+    assert renewal[shift + 3:].min() < 0.95 * renewal[shift]
+    assert renewal[-1] > 0.9 * renewal[shift]
+    assert default[-1] < 0.5 * default[shift]
+
+
 def test_overheated_brokering_overloads_coordination(model):
     moderate = {"brokering budget": 1.0, "brokering start": 5, "brokering end": 10}
     hot = {"brokering budget": 5.0, "brokering start": 5, "brokering end": 6, "facilitation capacity share": 0.1}
