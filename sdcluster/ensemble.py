@@ -281,7 +281,7 @@ class _Bar:
 def _resolve_target(target: Any, model: Any) -> tuple["Model", list["Scenario"] | None]:
     """Return the model and the scenarios (None for a plain model ensemble)."""
     from .model import Model, load_model
-    from .scenario import Scenario, as_scenarios
+    from .scenario import Scenario
 
     if isinstance(target, Model):
         return target, None
@@ -290,15 +290,9 @@ def _resolve_target(target: Any, model: Any) -> tuple["Model", list["Scenario"] 
         isinstance(target, (list, tuple)))
     if not is_scenario:
         return load_model(target), None
-    from .simulate import _common_model
+    from .simulate import _common_model, unique_scenarios
 
-    scenarios = as_scenarios(target)
-    if not scenarios:
-        raise ScenarioError("no scenarios to run")
-    names = [s.name for s in scenarios]
-    dupes = sorted({n for n in names if names.count(n) > 1})
-    if dupes:
-        raise ScenarioError(f"scenario names must be unique within one ensemble: {dupes}")
+    scenarios = unique_scenarios(target)
     return _common_model(scenarios, model), scenarios
 
 

@@ -23,6 +23,19 @@ __all__ = ["run_scenarios"]
 _PER_RUN_ATTRS = ("parameters", "title")
 
 
+def unique_scenarios(items: Any) -> list[Scenario]:
+    """Load *items* as scenarios (see :func:`run_scenarios`); refuse none or duplicate names."""
+    scenarios = as_scenarios(items)
+    if not scenarios:
+        raise ScenarioError("no scenarios to run")
+    names = [s.name for s in scenarios]
+    dupes = sorted({n for n in names if names.count(n) > 1})
+    if dupes:
+        where = "; ".join(f"{n!r} in " + ", ".join(s.label for s in scenarios if s.name == n) for n in dupes)
+        raise ScenarioError(f"scenario names must be unique within one run: {where}")
+    return scenarios
+
+
 def run_scenarios(items: Iterable[str | Path | Scenario | Mapping[str, Any]] | str | Path | Scenario,
                   *, model: "Model | str | Path | None" = None, allow_out_of_range: bool = False,
                   outputs: list[str] | None = None, progress: bool = True) -> xr.Dataset:
@@ -59,14 +72,7 @@ def run_scenarios(items: Iterable[str | Path | Scenario | Mapping[str, Any]] | s
         Malformed or invalid scenarios, duplicate names, scenarios that need
         different models, or different time grids.
     """
-    scenarios = as_scenarios(items)
-    if not scenarios:
-        raise ScenarioError("no scenarios to run")
-    names = [s.name for s in scenarios]
-    dupes = sorted({n for n in names if names.count(n) > 1})
-    if dupes:
-        where = "; ".join(f"{n!r} in " + ", ".join(s.label for s in scenarios if s.name == n) for n in dupes)
-        raise ScenarioError(f"scenario names must be unique within one run: {where}")
+    scenarios = unique_scenarios(items)
 
     the_model = _common_model(scenarios, model)
     wanted = outputs
@@ -107,7 +113,7 @@ def run_scenarios(items: Iterable[str | Path | Scenario | Mapping[str, Any]] | s
     stripped = [ds.copy(deep=False) for ds in results]
     for ds in stripped:
         ds.attrs = {}
-    out = xr.concat(stripped, dim=xr.DataArray(names, dims="scenario", name="scenario"),
+    out = xr.concat(stripped, dim=xr.DataArray([s.name for s in scenarios], dims="scenario", name="scenario"),
                     data_vars="all", coords="minimal", compat="override", join="exact",
                     combine_attrs="drop_conflicts")
     out["scenario"].attrs.update({"long_name": "scenario"})

@@ -358,14 +358,6 @@ class _NullBar:
     def set_postfix_str(self, *a: Any, **k: Any) -> None:
         pass
 
-    def check_budget_ok(self) -> bool:
-        """True while budget remains."""
-        try:
-            self.check_budget()
-        except BudgetExhausted:
-            return False
-        return True
-
     def close(self) -> None:
         pass
 
