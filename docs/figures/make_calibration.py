@@ -23,7 +23,8 @@ def fit():
     from sdcluster.calibrate import calibrate
 
     return calibrate("cluster_lifecycle", DATA, BOUNDS, mapping={"firms": "firms"}, time_offset=1980,
-                     payoff="poisson", method="least_squares", n_starts=2, seed=1, profile=True, progress=False)
+                     payoff="poisson", method="least_squares", n_starts=2, seed=1, profile=True, progress=False,
+                     time_step=1 / 32)
 
 
 def _check_data_matches_model() -> None:

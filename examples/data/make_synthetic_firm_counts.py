@@ -9,7 +9,10 @@ tests can check that the fit recovers the values that made the data:
 * ``employment``: jobs from a "statistics yearbook" at 7 of those dates
   (gaps elsewhere), 4 % multiplicative normal noise, rounded to 10 persons.
 
-Model time 0 is the calendar year 1980 (``time_offset = 1980``).
+Model time 0 is the calendar year 1980 (``time_offset = 1980``). The run uses
+a time step of 1/32 year (the model file's own is 1/128, chosen for the sharp
+collapse after its technology shift in year 40); up to 2018 the coarser step
+changes firms and employment by at most 0.34 %, far below the noise.
 
 Run ``python examples/data/make_synthetic_firm_counts.py`` to rebuild the file;
 the seed makes it byte-identical.
@@ -30,6 +33,8 @@ CENSUS_YEARS = [1982, 1985, 1990, 1993, 1996, 2000, 2004, 2008, 2013, 2018]
 YEARBOOK_YEARS = [1985, 1990, 1996, 2000, 2008, 2013, 2018]
 OFFSET = 1980
 SEED = 20261125
+#: Time step of the generating run and of the documented fit (Year).
+TIME_STEP = 1 / 32
 OUT = Path(__file__).with_name("synthetic_cluster_firm_counts.csv")
 
 
@@ -37,7 +42,8 @@ def main(out: Path = OUT) -> Path:
     """Write the CSV to *out* and return the path."""
     model = sdcluster.load_model("cluster_lifecycle")
     times = np.array(CENSUS_YEARS, dtype=float) - OFFSET
-    ds = model.run(TRUE, outputs=["firms", "employment"], final_time=float(times.max()))
+    ds = model.run(TRUE, outputs=["firms", "employment"], final_time=float(times.max()),
+                   time_step=TIME_STEP)
     rng = np.random.default_rng(SEED)
     firms = rng.poisson(ds.firms.sel(time=times).values)
     emp = ds.employment.sel(time=times).values * (1 + 0.04 * rng.standard_normal(times.size))
