@@ -38,6 +38,8 @@ from pathlib import Path
 
 import numpy as np
 
+from bench_core import median_time  # same folder: benchmarks are run as scripts
+
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
 DEMO = HERE / "demo_cluster.mdl"
@@ -54,15 +56,6 @@ def in_child(fn, *args):
 def _measured(fn, *args):
     result = fn(*args)
     return result, resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
-
-
-def median_time(fn, repeats: int) -> float:
-    times = []
-    for _ in range(repeats):
-        t = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - t)
-    return statistics.median(times)
 
 
 def pick_model(name: str | None) -> tuple[Path, str]:

@@ -16,7 +16,7 @@ SCENARIOS = [
      "description": "Investment attraction: exogenous entry raised from 0.5 to 3 firms/Year.",
      "parameters": {"seed entry rate": 3}},
     {"name": "milder_shift", "model": "cluster_lifecycle", "time": {"final_time": 100},
-     "description": "Diversified knowledge base: the technology shift devalues 20 % instead of 60 %.",
+     "description": "Diversified knowledge base: the technology shift makes 20 % of the reference capability obsolete instead of all of it.",
      "parameters": {"technology shift devaluation fraction": 0.2}},
 ]
 KPIS = ["firms@30", "firms:t>=150", "value_added:cum[0,60]", "value_added:npv[0,100,r=0.03]", "firms:peak",

@@ -8,17 +8,19 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
-#: The scenarios of docs/compare.md.
-SCENARIOS = [
-    {"name": "baseline", "model": "cluster_lifecycle", "time": {"final_time": 100},
-     "description": "No intervention; a technology shift devalues capability in year 40."},
-    {"name": "more_seed_entry", "model": "cluster_lifecycle", "time": {"final_time": 100},
-     "description": "Investment attraction: exogenous entry raised from 0.5 to 3 firms/Year.",
-     "parameters": {"seed entry rate": 3}},
-    {"name": "milder_shift", "model": "cluster_lifecycle", "time": {"final_time": 100},
-     "description": "Diversified knowledge base: the technology shift devalues 20 % instead of 60 %.",
-     "parameters": {"technology shift devaluation fraction": 0.2}},
-]
+
+def _sibling(name: str):
+    """Import another figure script of this folder (the docs build loads them by path)."""
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location(name, Path(__file__).with_name(f"{name}.py"))
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+#: The scenarios of docs/compare.md (defined once, in make_compare.py).
+SCENARIOS = _sibling("make_compare").SCENARIOS
 #: Uncertain parameters (model's own names) and their distributions.
 UNCERTAIN = {
     "normal attraction fraction": {"distribution": "triangular", "low": 0.04, "mode": 0.07, "high": 0.12},
