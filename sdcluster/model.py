@@ -164,6 +164,8 @@ class Model:
         self.format = fmt
         self.pysd = pysd_model
         self._engine = Engine(pysd_model)
+        # the file's time settings never change after loading; reading them resets the engine
+        self._defaults = self._engine.default_settings()
         doc = pysd_model.doc  # a property PySD rebuilds on every access
         self._catalogue = _catalogue(doc, pysd_model)
         self.time_units = _time_units(doc)
@@ -193,8 +195,7 @@ class Model:
     @property
     def time_settings(self) -> dict[str, Any]:
         """The model file's ``initial_time``, ``final_time``, ``time_step``, ``saveper`` and ``time_units``."""
-        s = self._engine.default_settings()
-        return {**s.__dict__, "time_units": self.time_units}
+        return {**self._defaults.__dict__, "time_units": self.time_units}
 
     @property
     def vectorisable(self) -> bool:
@@ -350,7 +351,7 @@ class Model:
         return resolved
 
     def _settings(self, initial_time, final_time, time_step, saveper) -> RunSettings:
-        d = self._engine.default_settings()
+        d = self._defaults
         s = RunSettings(
             d.initial_time if initial_time is None else initial_time,
             d.final_time if final_time is None else final_time,

@@ -66,7 +66,7 @@ def _run_model(targets: list[str], args: argparse.Namespace, outputs: list[str] 
 def _run_scenarios(targets: list[str], args: argparse.Namespace, outputs: list[str] | None) -> xr.Dataset:
     from ..simulate import run_scenarios
 
-    if args.assignments or args.final_time or args.time_step or args.saveper:
+    if args.assignments or any(v is not None for v in (args.final_time, args.time_step, args.saveper)):
         raise ParameterError("--set and time overrides apply to a model run; with scenario files put "
                              "them in the scenario (parameters:, time:)")
     bad = [t for t in targets if not t.split("#")[0].lower().endswith(SCENARIO_SUFFIXES)]
