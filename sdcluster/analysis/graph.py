@@ -176,6 +176,17 @@ def from_pysd(pysd_model: Any) -> CausalGraph:
     return CausalGraph(inputs=inputs, stocks=stocks, statefuls=statefuls, names=names, subscripted=subscripted)
 
 
+def algebraic_loops(graph: CausalGraph) -> list[list[str]]:
+    """Groups of variables that depend on each other without a stock or delay between them.
+
+    Such simultaneous equations cannot be simulated step by step; an empty
+    list means the model has none.
+    """
+    dynamic = graph.stocks | set(graph.statefuls)
+    inputs = {t: [s for s in srcs if s not in dynamic] for t, srcs in graph.inputs.items() if t not in dynamic}
+    return CausalGraph(inputs=inputs).components()
+
+
 def elementary_circuits(graph: CausalGraph, max_loops: int = MAX_LOOPS,
                         max_seconds: float = MAX_SECONDS) -> list[list[str]]:
     """Every feedback loop of *graph* as a node list starting at its smallest node.

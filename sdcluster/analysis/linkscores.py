@@ -114,18 +114,23 @@ class Evaluator:
     def net_flow(self, stock: str) -> np.ndarray:
         """The stock's net flow (its INTEG rate) at every time step."""
         func, reads = self._equation(stock)
-        return self._evaluate(func, {k: self.series[k] for k in reads}, self.series["time"], self.n)
+        return self.evaluate(func, {k: self.series[k] for k in reads})
 
     def partial(self, target: str, source: str) -> np.ndarray:
-        """``f(source_t, others_{t-1})`` for t >= 1 (index 0 repeats index 1's inputs at t-1 = 0)."""
+        """``f(source_t, others_{t-1})`` for t >= 1 (index 0 is NaN)."""
         func, reads = self._equation(target)
         if source not in reads:
             raise LoopAnalysisError(f"{source!r} is not an input of {target!r}'s equation")
-        values = {}
-        for k in reads:
-            s = self.series[k]
-            values[k] = s[1:] if k == source else s[:-1]
-        part = self._evaluate(func, values, self.series["time"][:-1], self.n - 1)
+        return self.evaluate(func, {k: self.series[k] for k in reads}, current=source)
+
+    def evaluate(self, func: Callable[[], Any], values: Mapping[str, np.ndarray],
+                 current: str | None = None) -> np.ndarray:
+        """*func* with its inputs replaced by *values* at every step; with *current*, the
+        ceteris-paribus partial: *current* at t, every other input (and time) at t-1."""
+        if current is None:
+            return self._evaluate(func, values, self.series["time"], self.n)
+        shifted = {k: (v[1:] if k == current else v[:-1]) for k, v in values.items()}
+        part = self._evaluate(func, shifted, self.series["time"][:-1], self.n - 1)
         return np.concatenate([[np.nan], part])
 
     def _evaluate(self, func: Callable[[], Any], values: Mapping[str, np.ndarray], times: np.ndarray,
@@ -175,51 +180,44 @@ def stateful_composite(evaluator: Evaluator, node: str, source: str) -> np.ndarr
                                 "(any order) and DELAY1/DELAY3/DELAYN material delays with a fixed order")
     owner = next((k for k, srcs in evaluator.graph.inputs.items() if node in srcs), None)
     series = evaluator.series
-    input_name = _input_name(evaluator, node, "input_func")
-    time_name = _input_name(evaluator, node, "smooth_time_func" if kind == "Smooth" else "delay_time_func")
-    if source != input_name:
-        # a link from the smoothing/delay time: score it by the output's change it explains
-        raise LoopAnalysisError(f"loop through the time constant of {node} ({source}) is not scored")
-    u = series[input_name]
-    tau = series[time_name] if time_name else np.full(evaluator.n, float(obj.smooth_time_func() if kind == "Smooth"
-                                                                          else obj.delay_time_func()))
+    step = evaluator.deps[node]["step"]
+    time_func = obj.smooth_time_func if kind == "Smooth" else obj.delay_time_func
+    in_reads = _reads(obj.input_func, step)
+    if source not in in_reads:
+        raise LoopAnalysisError(f"{node}: loops through its time constant ({source}) are not scored; only "
+                                "loops through its input")
+    tau = evaluator.evaluate(time_func, {k: series[k] for k in _reads(time_func, step)})
+    u = evaluator.evaluate(obj.input_func, {k: series[k] for k in in_reads})
+    u_part = evaluator.evaluate(obj.input_func, {k: series[k] for k in in_reads}, current=source)
     out = series[owner]
     order = int(obj.order)
     dt = float(series["time"][1] - series["time"][0])
     states = _rebuild_states(kind, order, u, tau, out, dt)
     # composite = product over the stages of LS(previous -> stage net flow)
-    prev = u
+    prev, prev_part, x = u, u_part, series[source]
     score = np.ones(evaluator.n)
     for k in range(order):
         s = states[:, k]
         if kind == "Smooth":
             net = (prev - s) * order / tau
-            part = np.concatenate([[np.nan], (prev[1:] - s[:-1]) * order / tau[:-1]])
+            part = np.concatenate([[np.nan], (prev_part[1:] - s[:-1]) * order / tau[:-1]])
         else:
             inflow = prev if k == 0 else prev / tau
             net = (inflow - s / tau) * order
-            part_in = prev[1:] if k == 0 else prev[1:] / tau[:-1]
+            part_in = prev_part[1:] if k == 0 else prev_part[1:] / tau[:-1]
             part = np.concatenate([[np.nan], (part_in - s[:-1] / tau[:-1]) * order])
-        score *= link_score(net, part, prev)
-        prev = s
+        score *= link_score(net, part, x)
+        prev = prev_part = x = s
     if kind == "Delay":  # output = last stage / delay time
         last = states[:, -1]
         score *= link_score(out, np.concatenate([[np.nan], last[1:] / tau[:-1]]), last)
     return score
 
 
-def _input_name(evaluator: Evaluator, node: str, attr: str) -> str | None:
-    """The variable a stateful's lambda returns (``lambda: x()``), from the dependency table."""
-    step = evaluator.deps[node]["step"]
-    obj = getattr(evaluator.module, node)
-    func = getattr(obj, attr, None)
-    names = [k for k in step if k in getattr(func, "__code__", type("c", (), {"co_names": ()})).co_names]
-    if len(names) == 1:
-        return names[0]
-    if attr == "input_func":
-        raise LoopAnalysisError(f"{node}: its input is an expression of several variables ({sorted(step)}); "
-                                "give the input its own variable to score loops through it")
-    return None
+def _reads(func: Any, step: Mapping[str, Any]) -> list[str]:
+    """The model variables a stateful's lambda (``lambda: a() + b()``) reads."""
+    names = set(getattr(getattr(func, "__code__", None), "co_names", ()))
+    return [k for k in step if k in names]
 
 
 def _rebuild_states(kind: str, order: int, u: np.ndarray, tau: np.ndarray, out: np.ndarray,

@@ -158,6 +158,12 @@ def structure(model: Any, *, names: str | Path | None = None, max_loops: int = g
     if cached is not None and getattr(cached, "_key", None) == key:
         return cached
     g = graphmod.from_pysd(model.pysd)
+    algebraic = graphmod.algebraic_loops(g)
+    if algebraic:
+        loop = " → ".join(g.display(n) for n in algebraic[0])
+        raise LoopAnalysisError(f"{model.path.name}: algebraic loop (simultaneous equations without a stock or "
+                                f"delay): {loop}; the model cannot be simulated step by step — put a stock, "
+                                "SMOOTH or DELAY on the loop")
     user = read_loop_names(_names_file(model, names), g, model) if _names_file(model, names) else []
     try:
         cycles = graphmod.elementary_circuits(g, max_loops=max_loops)
@@ -168,10 +174,17 @@ def structure(model: Any, *, names: str | Path | None = None, max_loops: int = g
     if mode == "exhaustive" and not cycles:
         table = LoopTable([], g, mode, {}, "the model has no feedback loops")
     else:
-        scores, cycles, ev = _reference_scores(model, g, cycles)
+        try:
+            scores, cycles, ev = _reference_scores(model, g, cycles)
+            reference: Any = (scores, ev)
+        except LoopAnalysisError as exc:
+            if cycles is None:
+                raise
+            scores, reference = {}, exc
+            note += f"; polarity unknown: {exc}"
         polarity = {lk: _sign_label(s) for lk, s in scores.items()}
         table = _name_loops(g, cycles, polarity, user, mode, note)
-        table._reference = (scores, ev)  # type: ignore[attr-defined]
+        table._reference = reference  # type: ignore[attr-defined]
     table._key = key  # type: ignore[attr-defined]
     _STRUCTURES[model] = table
     return table
@@ -184,12 +197,35 @@ def _names_file(model: Any, names: str | Path | None) -> Path | None:
     return candidate if candidate.exists() else None
 
 
-def read_loop_names(path: str | Path, g: CausalGraph, model: Any = None) -> list[tuple[str, set[str], set[str]]]:
-    """Read a loop-names file: ``{name: {through: [variables], avoid: [variables]}}``.
+@dataclass(frozen=True)
+class LoopGroup:
+    """A named group of loops from a loop-names file (see :func:`read_loop_names`)."""
 
-    A loop belongs to the first named group whose ``through`` variables it all
-    passes and whose ``avoid`` variables it does not. Variables may be given
-    by model name or Python name.
+    name: str
+    through: frozenset[str] = frozenset()
+    any: frozenset[str] = frozenset()
+    avoid: frozenset[str] = frozenset()
+    max_length: int | None = None
+
+    def matches(self, nodes: Sequence[str]) -> bool:
+        """True when a loop along *nodes* belongs to this group."""
+        ns = set(nodes)
+        return (self.through <= ns and (not self.any or bool(self.any & ns)) and not (self.avoid & ns)
+                and (self.max_length is None or len(ns) <= self.max_length))
+
+
+def read_loop_names(path: str | Path, g: CausalGraph, model: Any = None) -> list[LoopGroup]:
+    """Read a loop-names file (YAML)::
+
+        R1 trust-cooperation spiral:
+          doc: Trust makes joining worthwhile; joint work builds trust.
+          through: [Trust, expected benefit ratio, engagement share]   # all of these
+          any: [firm joining, firm leaving]                            # at least one of these
+          avoid: [Collective goods]                                    # none of these
+          max_length: 12                                               # at most 12 variables
+
+    A loop belongs to the first group (in file order) it matches. Variables
+    may be given by model name or Python name.
 
     Raises
     ------
@@ -216,15 +252,24 @@ def read_loop_names(path: str | Path, g: CausalGraph, model: Any = None) -> list
         return hit
 
     out = []
+    fields = ("through", "any", "avoid", "max_length", "doc")
     for group, entry in spec.items():
-        if not isinstance(entry, dict) or not isinstance(entry.get("through"), list) or not entry["through"]:
-            raise ScenarioError(f"{path}: loop {group!r}: expected 'through: [variable, ...]' (a non-empty list)")
-        extra = set(entry) - {"through", "avoid", "doc"}
+        if not isinstance(entry, dict) or not entry:
+            raise ScenarioError(f"{path}: loop {group!r}: expected a mapping with any of {', '.join(fields)}")
+        extra = set(entry) - set(fields)
         if extra:
-            raise ScenarioError(f"{path}: loop {group!r}: unknown field(s) {sorted(extra)}; valid: through, avoid, doc")
-        through = {resolve(v, group, "through") for v in entry["through"]}
-        avoid = {resolve(v, group, "avoid") for v in entry.get("avoid") or []}
-        out.append((str(group), through, avoid))
+            raise ScenarioError(f"{path}: loop {group!r}: unknown field(s) {sorted(extra)}; valid: {', '.join(fields)}")
+        sets = {}
+        for key in ("through", "any", "avoid"):
+            value = entry.get(key) or []
+            if not isinstance(value, list):
+                raise ScenarioError(f"{path}: loop {group!r}, {key}: expected a list of variables, got {value!r}")
+            sets[key] = frozenset(resolve(v, group, key) for v in value)
+        max_length = entry.get("max_length")
+        if max_length is not None and (isinstance(max_length, bool) or not isinstance(max_length, int)
+                                       or max_length < 1):
+            raise ScenarioError(f"{path}: loop {group!r}, max_length: expected a positive integer, got {max_length!r}")
+        out.append(LoopGroup(str(group), max_length=max_length, **sets))
     return out
 
 
@@ -234,7 +279,7 @@ def _sign_label(scores: np.ndarray) -> str:
 
 
 def _name_loops(g: CausalGraph, cycles: list[list[str]], polarity: Mapping[tuple[str, str], str],
-                user: list[tuple[str, set[str], set[str]]], mode: str, note: str) -> LoopTable:
+                user: Sequence["LoopGroup"], mode: str, note: str) -> LoopTable:
     comps = g.components()
     comp_of = {n: i for i, c in enumerate(comps) for n in c}
     rotated = [_rotate(c, g) for c in cycles]
@@ -253,8 +298,7 @@ def _name_loops(g: CausalGraph, cycles: list[list[str]], polarity: Mapping[tuple
         signs = [polarity.get((nodes[i], nodes[(i + 1) % len(nodes)]), "?") for i in range(len(nodes))]
         letter = "U" if "?" in signs else ("B" if signs.count("-") % 2 else "R")
         counters[letter] = counters.get(letter, 0) + 1
-        group = next((name for name, through, avoid in user
-                      if through <= set(nodes) and not (avoid & set(nodes))), "")
+        group = next((grp.name for grp in user if grp.matches(nodes)), "")
         loops.append(Loop(f"{letter}{counters[letter]}", nodes, letter, comp_of[nodes[0]], group))
     return LoopTable(loops, g, mode, dict(polarity), note)
 
@@ -430,14 +474,17 @@ def dominance(model_or_ds: Any, params: Mapping[str, Any] | None = None, *, scen
     if scenario is not None:
         if params:
             raise ScenarioError("give either params or scenario, not both")
-        params = _scenario_params(scenario)
-        run_kwargs = {**_scenario_times(scenario), **run_kwargs}
+        params = scenario.apply(model, allow_out_of_range=not run_kwargs.get("check_limits", True))
+        run_kwargs = {**scenario.run_kwargs(), **run_kwargs}
     table = structure(model, names=names, max_loops=max_loops)
     g = table.graph
     saveper = run_kwargs.pop("saveper", None)
+    if isinstance(getattr(table, "_reference", None), Exception):
+        raise table._reference  # type: ignore[attr-defined]
     if not table.loops:
         return _empty(model, table, params, run_kwargs)
-    if not params and not run_kwargs:  # the reference run, already scored
+    reference = not params and not run_kwargs
+    if reference:  # the reference run, already scored
         scores, ev = table._reference  # type: ignore[attr-defined]
     else:
         if table.mode == "exhaustive":
@@ -447,7 +494,7 @@ def dominance(model_or_ds: Any, params: Mapping[str, Any] | None = None, *, scen
             links = [(s, t) for s, t in g.links if s in inside and t in inside]
         ev = _record(model, g, links, params, run_kwargs)[1]
         scores = _link_scores(ev, g, links)
-    if table.mode == "exhaustive":
+    if table.mode == "exhaustive" or reference:
         loops = table.loops
     else:
         found = discover(g, scores)
@@ -469,7 +516,14 @@ def dominance(model_or_ds: Any, params: Mapping[str, Any] | None = None, *, scen
         loop_score = loop_score[:, keep]
         rel = _relative(loop_score, [lp.partition for lp in loops])
     idx = _saved_indices(times, model, saveper, ev.run_attrs)
-    return _dataset(model, table, loops, times[idx], loop_score[idx], rel[idx], rel, ev.run_attrs, threshold)
+    ds = _dataset(model, table, loops, times[idx], loop_score[idx], rel[idx], rel, ev.run_attrs, threshold)
+    for stock in sorted(g.stocks & set(ev.series)):  # the stocks, for reading the scores against behaviour
+        info = model.info(stock)
+        ds[stock] = ("time", ev.series[stock][idx], {"units": info.units, "long_name": info.name,
+                                                      "description": info.description})
+    if scenario is not None:
+        ds.attrs["scenario"] = scenario.name
+    return ds
 
 
 def _unique_names(loops: list[Loop], n_known: int) -> list[Loop]:
@@ -582,6 +636,8 @@ def _dataset(model: Any, table: LoopTable, loops: list[Loop], times: np.ndarray,
                 "long_name": "named loop group (model's loop-names file)"}),
             "path": (("loop",), np.array([lp.describe(g) for lp in loops], dtype=object), {
                 "long_name": "variables along the loop"}),
+            "stocks": (("loop",), np.array([",".join(n for n in lp.nodes if n in g.stocks) for lp in loops],
+                                          dtype=object), {"long_name": "stocks on the loop (Python names)"}),
         },
         coords={"time": ("time", times, {"units": time_units, "long_name": "Time", "standard_name": "time"}),
                 "loop": ("loop", np.array(names, dtype=object), {"long_name": "loop name"})},
@@ -602,23 +658,6 @@ def _empty(model: Any, table: LoopTable, params: Mapping[str, Any] | None, run_k
     n = full.sizes["time"]
     return _dataset(model, table, [], full["time"].values, np.zeros((n, 0)), np.zeros((n, 0)), np.zeros((n, 0)),
                     full.attrs, DOMINANCE_THRESHOLD)
-
-
-def _scenario_params(scenario: Any) -> dict[str, Any]:
-    for attr in ("run_params", "params"):
-        value = getattr(scenario, attr, None)
-        if value is not None:
-            return dict(value() if callable(value) else value)
-    raise ScenarioError(f"{scenario!r} has no parameters")
-
-
-def _scenario_times(scenario: Any) -> dict[str, Any]:
-    out = {}
-    for key in ("initial_time", "final_time", "time_step"):
-        value = getattr(scenario, key, None)
-        if value is not None:
-            out[key] = value
-    return out
 
 
 def dominant_periods(ds: xr.Dataset, by: str = "loop") -> list[tuple[float, float, str]]:
@@ -643,19 +682,36 @@ def dominant_periods(ds: xr.Dataset, by: str = "loop") -> list[tuple[float, floa
     return periods
 
 
-def group_scores(ds: xr.Dataset, partition: int | None = None) -> xr.DataArray:
+def group_scores(ds: xr.Dataset, partition: int | None = None, stock: str | None = None) -> xr.DataArray:
     """Relative scores summed per named loop group (unnamed loops form ``"other R"``, ``"other B"``, ``"other U"``).
 
-    Only the loops of *partition* (default: the partition with most loops) are used.
+    Parameters
+    ----------
+    partition
+        Only the loops of this cycle partition (default: the one with most loops).
+    stock
+        Only the loops through this stock, their scores renormalised among
+        themselves (each time's magnitudes sum to 1): which loops drive
+        *that* stock. ``None``: every loop of the partition.
     """
     parts = ds["partition"].values
-    if partition is None:
-        partition = int(np.bincount(parts).argmax()) if len(parts) else 0
-    sel = ds.isel(loop=np.flatnonzero(parts == partition))
+    if stock is not None:
+        through = [i for i, s in enumerate(ds["stocks"].values) if stock in s.split(",")]
+        if not through:
+            raise LoopAnalysisError(f"no loop passes through stock {stock!r}")
+        sel = ds.isel(loop=through)
+        score = sel["loop_score"]
+        total = np.abs(score).sum("loop")
+        rel = xr.where(total > 0, score / total, 0.0)
+    else:
+        if partition is None:
+            partition = int(np.bincount(parts).argmax()) if len(parts) else 0
+        sel = ds.isel(loop=np.flatnonzero(parts == partition))
+        rel = sel["relative_loop_score"]
     labels = [g if g else f"other {p}" for g, p in zip(sel["group"].values, sel["polarity"].values)]
-    da = sel["relative_loop_score"].assign_coords(group=("loop", labels))
-    out = da.groupby("group").sum("loop")
-    out.attrs = {"long_name": "relative loop score of the loop group", "units": "1"}
+    out = rel.assign_coords(group=("loop", labels)).groupby("group").sum("loop")
+    out.attrs = {"long_name": "relative loop score of the loop group"
+                 + (f" (loops through {stock})" if stock else ""), "units": "1"}
     return out
 
 
