@@ -6,37 +6,61 @@ import xarray as xr
 
 from .loops import group_scores
 
-#: A group "dominates" at a time when its |relative score| is the largest and at least this share.
+#: A group "leads" at a time when its |relative score| is the largest and at least this share ...
 LEAD_SHARE = 0.3
+#: ... and some stock changes by at least this fraction of its largest level per time unit
+#: (near rest, relative scores are ratios of vanishing changes and say little).
+REST = 0.01
 
 
-def leading(ds: xr.Dataset) -> xr.DataArray:
+def leading(ds: xr.Dataset, stock: str | None = None) -> xr.DataArray:
     """Per saved time, the loop group (or loop, when the model names none) with the largest
-    |relative score| if it is at least :data:`LEAD_SHARE`; ``""`` otherwise."""
-    sh = group_scores(ds) if any(ds["group"].values) else ds["relative_loop_score"].rename(loop="group")
+    |relative score|, if it is at least :data:`LEAD_SHARE` and the model is not at rest
+    (see :data:`REST`); ``""`` otherwise. With *stock*, only loops through that stock count."""
+    if stock is not None or any(ds["group"].values):
+        sh = group_scores(ds, stock=stock)
+    else:
+        sh = ds["relative_loop_score"].rename(loop="group")
     mag = np.abs(sh.transpose("time", "group").values)
-    labels = np.array([str(g) for g in sh["group"].values], dtype=object)
-    best = mag.argmax(axis=1) if mag.shape[1] else np.zeros(len(mag), int)
+    labels = np.array([str(g) for g in sh["group"].values] + [""], dtype=object)
+    best = mag.argmax(axis=1) if mag.shape[1] else np.full(len(mag), -1)
     top = mag[np.arange(len(mag)), best] if mag.shape[1] else np.zeros(len(mag))
-    out = np.where(top >= LEAD_SHARE, labels[best] if mag.shape[1] else "", "")
+    moving = _moving(ds)
+    out = np.where((top >= LEAD_SHARE) & moving, labels[best], "")
     return xr.DataArray(out, coords={"time": ds["time"]}, dims="time", name="leading_loop",
                         attrs={"long_name": "leading loop group"})
 
 
-def _first(lead: xr.DataArray, group: str) -> float | None:
-    hit = np.flatnonzero(lead.values == group)
-    return float(lead["time"].values[hit[0]]) if hit.size else None
+def _moving(ds: xr.Dataset) -> np.ndarray:
+    """True where some stock of *ds* changes faster than :data:`REST`."""
+    t = ds["time"].values
+    stocks = [v for v in ds.data_vars if ds[v].dims == ("time",) and ds[v].dtype.kind == "f"]
+    if not stocks or len(t) < 2:
+        return np.ones(len(t), bool)
+    rates = []
+    for v in stocks:
+        x = ds[v].values
+        scale = np.nanmax(np.abs(x)) or 1.0
+        rates.append(np.abs(np.gradient(x, t)) / scale)
+    return np.nanmax(np.array(rates), axis=0) >= REST
 
 
-def _duration(lead: xr.DataArray, group: str) -> float:
+#: A lead shorter than this many time units is a transient and not reported.
+MIN_LEAD = 1.0
+
+
+def lead_intervals(lead: xr.DataArray, group: str, min_length: float = MIN_LEAD) -> list[tuple[float, float]]:
+    """Intervals ``[(start, end), ...]`` in which *group* leads for at least *min_length* time units."""
     t = lead["time"].values
-    dt = float(t[1] - t[0]) if len(t) > 1 else 0.0
-    return float((lead.values == group).sum()) * dt
+    on = np.concatenate([[False], lead.values == group, [False]])
+    starts = np.flatnonzero(~on[:-1] & on[1:])
+    ends = np.flatnonzero(on[:-1] & ~on[1:]) - 1
+    return [(float(t[a]), float(t[b])) for a, b in zip(starts, ends) if t[b] - t[a] >= min_length]
 
 
 def explain_shift(ds_policy: xr.Dataset, ds_reference: xr.Dataset, policy: str | None = None,
-                  reference: str | None = None, max_groups: int = 3) -> str:
-    """One plain-language paragraph on how a policy shifts loop dominance against its reference.
+                  reference: str | None = None, max_groups: int = 3, stock: str | None = None) -> str:
+    """One plain-language sentence on how a policy shifts loop dominance against its reference.
 
     Parameters
     ----------
@@ -46,35 +70,47 @@ def explain_shift(ds_policy: xr.Dataset, ds_reference: xr.Dataset, policy: str |
         Names for the runs (default: their ``scenario`` attribute, or "the policy"/"the reference").
     max_groups
         At most this many loop groups are described (largest changes first).
+    stock
+        Explain the dominance of the loops through this stock only (e.g. ``"firms"``).
 
     Returns
     -------
     str
-        E.g. "With brokering_early, R1 trust–cooperation spiral leads from year 6 (baseline: never) ...".
+        E.g. "With brokering from year 2, R1 trust-cooperation spiral leads in years 5.1-8.0
+        (no brokering: never)."
+
+    Notes
+    -----
+    A group *leads* at a time when its relative score has the largest magnitude,
+    at least :data:`LEAD_SHARE`, while the model is not at rest (:data:`REST`);
+    leads shorter than :data:`MIN_LEAD` time units are not reported.
     """
     policy = policy or ds_policy.attrs.get("scenario") or "the policy"
     reference = reference or ds_reference.attrs.get("scenario") or "the reference"
-    units = ds_policy["time"].attrs.get("units", "")
-    unit = units.lower().rstrip("s") if units else "time"
-    lp, lr = leading(ds_policy), leading(ds_reference)
-    groups = sorted({g for g in np.concatenate([lp.values, lr.values]) if g})
-    change = {g: abs(_duration(lp, g) - _duration(lr, g)) + (0.0 if (_first(lp, g) == _first(lr, g)) else 1e-9)
-              for g in groups}
+    units = str(ds_policy["time"].attrs.get("units", ""))
+    unit = units.lower().rstrip("s") + "s" if units else "times"
+    lp, lr = leading(ds_policy, stock), leading(ds_reference, stock)
+    groups = sorted({str(g) for g in np.concatenate([lp.values, lr.values]) if g})
+    spans = {g: (lead_intervals(lp, g), lead_intervals(lr, g)) for g in groups}
+
+    def length(iv: list[tuple[float, float]]) -> float:
+        return sum(b - a for a, b in iv)
+
+    def first(iv: list[tuple[float, float]]) -> float:
+        return iv[0][0] if iv else np.inf
+
+    change = {g: abs(length(p) - length(r)) + min(abs(first(p) - first(r)), 1e3) if p or r else 0.0
+              for g, (p, r) in spans.items()}
     ranked = [g for g in sorted(groups, key=lambda g: (-change[g], g)) if change[g] > 0][:max_groups]
     if not ranked:
-        return (f"{policy} leaves loop dominance as in {reference}: the same loops lead at the same times.")
+        return f"With {policy}, the same loops lead at the same times as in {reference}."
 
-    def when(lead: xr.DataArray, g: str) -> str:
-        first = _first(lead, g)
-        return "never" if first is None else f"{unit} {first:g}"
+    def fmt(iv: list[tuple[float, float]]) -> str:
+        if not iv:
+            return "never"
+        text = ", ".join(f"{a:.3g}–{b:.3g}" for a, b in iv[:3]) + (" …" if len(iv) > 3 else "")
+        return f"{unit} {text}"
 
-    parts = []
-    for g in ranked:
-        fp, fr = when(lp, g), when(lr, g)
-        dp, dr = _duration(lp, g), _duration(lr, g)
-        if fp == "never":
-            parts.append(f"{g} never leads ({reference}: leads from {fr}, for {dr:g} {units})")
-        else:
-            parts.append(f"{g} leads from {fp} for {dp:g} {units} ({reference}: "
-                         + ("never" if fr == "never" else f"from {fr}, for {dr:g} {units}") + ")")
+    parts = [(f"{g} leads in {fmt(spans[g][0])}" if spans[g][0] else f"{g} never leads")
+             + f" ({reference}: {fmt(spans[g][1])})" for g in ranked]
     return f"With {policy}, " + "; ".join(parts) + "."

@@ -209,9 +209,9 @@ def elementary_circuits(graph: CausalGraph, max_loops: int = MAX_LOOPS,
             if len(loops) > max_loops:
                 raise TooManyLoops(f"more than {max_loops} feedback loops; exhaustive enumeration stopped "
                                    "(loop dominance uses strongest-path discovery instead)", len(loops))
-            if time.monotonic() > deadline:
-                raise TooManyLoops(f"loop enumeration stopped after {max_seconds:g} s with {len(loops)} loops "
-                                   "found (loop dominance uses strongest-path discovery instead)", len(loops))
+        if time.monotonic() > deadline:  # _johnson stops at the deadline
+            raise TooManyLoops(f"loop enumeration stopped after {max_seconds:g} s with {len(loops)} loops "
+                               "found (loop dominance uses strongest-path discovery instead)", len(loops))
     return sorted(loops, key=lambda c: (len(c), c))
 
 
