@@ -660,14 +660,17 @@ def _empty(model: Any, table: LoopTable, params: Mapping[str, Any] | None, run_k
                     full.attrs, DOMINANCE_THRESHOLD)
 
 
-def dominant_periods(ds: xr.Dataset, by: str = "loop") -> list[tuple[float, float, str]]:
+def dominant_periods(ds: xr.Dataset, by: str = "loop", stock: str | None = None) -> list[tuple[float, float, str]]:
     """Contiguous periods with the same dominant set: ``[(start, end, "R1, R2"), ...]``.
 
     With ``by="group"`` the dominant set is computed on the named loop groups
-    (each group's relative score is the sum of its loops').
+    (each group's relative score is the sum of its loops'), optionally only
+    among the loops through *stock* (see :func:`group_scores`).
     """
+    if by not in ("loop", "group"):
+        raise LoopAnalysisError(f"dominant_periods: by={by!r}; valid: 'loop', 'group'")
     if by == "group":
-        grouped = group_scores(ds)
+        grouped = group_scores(ds, stock=stock).transpose("time", "group")
         labels = _dominant_sets(grouped.values, list(grouped["group"].values), [0] * grouped.sizes["group"],
                                 float(ds.attrs.get("dominance_threshold", DOMINANCE_THRESHOLD)))
     else:

@@ -1,8 +1,6 @@
 """Figures of loop dominance: stacked relative loop scores over time on life-cycle stage bands."""
 from __future__ import annotations
 
-from typing import Sequence
-
 import numpy as np
 import xarray as xr
 from matplotlib.figure import Figure
@@ -16,10 +14,13 @@ from .loops import group_scores
 TOP_LOOPS = 7
 
 
-def shares(ds: xr.Dataset, top: int = TOP_LOOPS) -> xr.DataArray:
-    """Relative scores to stack: per named group, or the *top* loops (by mean |score|) and the rest."""
-    if any(ds["group"].values):
-        return group_scores(ds)
+def shares(ds: xr.Dataset, top: int = TOP_LOOPS, stock: str | None = None) -> xr.DataArray:
+    """Relative scores to stack: per named group, or the *top* loops (by mean |score|) and the rest.
+
+    With *stock*, only the loops through that stock (renormalised among themselves).
+    """
+    if any(ds["group"].values) or stock is not None:
+        return group_scores(ds, stock=stock)
     parts = ds["partition"].values
     main = int(np.bincount(parts).argmax())
     sel = ds["relative_loop_score"].isel(loop=np.flatnonzero(parts == main))
@@ -33,7 +34,8 @@ def shares(ds: xr.Dataset, top: int = TOP_LOOPS) -> xr.DataArray:
     return out
 
 
-def dominance_figure(ds: xr.Dataset, stage_variable: str | None = None, title: str | None = None) -> Figure:
+def dominance_figure(ds: xr.Dataset, stage_variable: str | None = None, title: str | None = None,
+                     stock: str | None = None) -> Figure:
     """Stacked relative loop scores (reinforcing above zero, balancing below) with stage bands.
 
     Parameters
@@ -42,7 +44,9 @@ def dominance_figure(ds: xr.Dataset, stage_variable: str | None = None, title: s
         A result of :func:`sdcluster.analysis.loops.dominance`.
     stage_variable
         Stock whose life-cycle stages (:func:`sdcluster.lifecycle.stages`) shade
-        the background; default: the first stock in ``ds``; ``""`` for none.
+        the background; default: *stock*, else the first stock in ``ds``; ``""`` for none.
+    stock
+        Show only the loops through this stock (see :func:`sdcluster.analysis.loops.group_scores`).
     """
     import matplotlib.pyplot as plt
 
@@ -50,7 +54,7 @@ def dominance_figure(ds: xr.Dataset, stage_variable: str | None = None, title: s
                                   gridspec_kw={"height_ratios": [3, 1]})
     t = ds["time"].values
     stocks = [v for v in ds.data_vars if ds[v].dims == ("time",) and v != "dominant"]
-    var = stocks[0] if stage_variable is None and stocks else stage_variable
+    var = (stock or (stocks[0] if stocks else "")) if stage_variable is None else stage_variable
     seen = []
     if var:
         try:
@@ -65,7 +69,7 @@ def dominance_figure(ds: xr.Dataset, stage_variable: str | None = None, title: s
             pass
     handles = []
     if ds.sizes["loop"]:
-        sh = shares(ds)
+        sh = shares(ds, stock=stock)
         pos = np.clip(sh.values, 0, None)
         neg = np.clip(sh.values, None, 0)
         labels = [str(g) for g in sh["group"].values]
@@ -81,6 +85,9 @@ def dominance_figure(ds: xr.Dataset, stage_variable: str | None = None, title: s
     ax.axhline(0, color="black", linewidth=0.8)
     ax.set_ylim(-1.05, 1.05)
     ax.set_ylabel("relative loop score (1)\n+ reinforcing, − balancing", fontsize="small")
+    if stock:
+        ax.set_title(f"loops through {ds[stock].attrs.get('long_name', stock) if stock in ds else stock}",
+                     fontsize="small")
     if var:
         ax2.plot(t, ds[var].values, color="black")
         ax2.set_ylabel(f"{ds[var].attrs.get('long_name', var)}\n({ds[var].attrs.get('units', '')})",
@@ -96,6 +103,3 @@ def dominance_figure(ds: xr.Dataset, stage_variable: str | None = None, title: s
     return fig
 
 
-def stacked_labels(ds: xr.Dataset) -> Sequence[str]:
-    """The labels the figure stacks (named groups or top loops)."""
-    return [str(g) for g in shares(ds)["group"].values]

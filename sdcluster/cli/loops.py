@@ -27,7 +27,10 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--set", dest="assignments", action="append", default=[], metavar="NAME=VALUE",
                    help="override a parameter of a model run; repeatable")
     p.add_argument("--names", type=Path, help="loop-names YAML (default: MODEL.loops.yaml next to the model)")
-    p.add_argument("--stage-variable", help="stock whose life-cycle stages shade the figure (default: first stock)")
+    p.add_argument("--stock", help="report the loops through this stock (Python or model name), their shares "
+                                   "renormalised among themselves")
+    p.add_argument("--stage-variable", help="stock whose life-cycle stages shade the figure (default: --stock, "
+                                            "else the first stock)")
     p.add_argument("-o", "--output", type=Path, metavar="DIR",
                    help="write loops.csv, and per run dominance_NAME.nc, scores_NAME.csv and dominance_NAME.png")
     p.set_defaults(func=loops_command)
@@ -54,6 +57,7 @@ def loops_command(args: argparse.Namespace) -> int:
         params = dict(parse_assignment(a) for a in args.assignments)
         runs.append((model.name, model, loops.dominance(model, params or None, names=args.names)))
     model = runs[0][1]
+    stock = model.py_name(args.stock) if args.stock else None
     table = loops.structure(model, names=args.names)
     frame = table.to_frame()
     print(f"{model.path.name}: {len(frame)} feedback loops ({table.note})")
@@ -63,22 +67,22 @@ def loops_command(args: argparse.Namespace) -> int:
         if len(frame) > MAX_ROWS:
             print(f"... {len(frame) - MAX_ROWS} more loops (use -o to save all)")
     for name, _, ds in runs:
-        by = "group" if any(ds["group"].values) else "loop"
-        print(f"\ndominant loops, {name} (by {by}):")
-        periods = loops.dominant_periods(ds, by=by)
+        by = "group" if any(ds["group"].values) or stock else "loop"
+        print(f"\ndominant loops, {name} (by {by}{', loops through ' + stock if stock else ''}):")
+        periods = loops.dominant_periods(ds, by=by, stock=stock)
         print(format_table(["from", "to", "dominant"], [[a, b, d or "(none active)"] for a, b, d in periods]))
     if len(runs) > 1:
         from ..analysis.explain import explain_shift
 
         print()
         for name, _, ds in runs[1:]:
-            print(explain_shift(ds, runs[0][2], policy=name, reference=runs[0][0]))
+            print(explain_shift(ds, runs[0][2], policy=name, reference=runs[0][0], stock=stock))
     if args.output is not None:
-        _write(args.output, frame, runs, args.stage_variable)
+        _write(args.output, frame, runs, args.stage_variable, stock)
     return 0
 
 
-def _write(outdir: Path, frame, runs, stage_variable: str | None) -> None:
+def _write(outdir: Path, frame, runs, stage_variable: str | None, stock: str | None) -> None:
     from ..analysis import loops
     from ..analysis.plot import dominance_figure
     from ..plot import save_figure
@@ -87,7 +91,7 @@ def _write(outdir: Path, frame, runs, stage_variable: str | None) -> None:
     for name, _, ds in runs:
         write_dataset(ds, outdir / f"dominance_{name}.nc")
         atomic_write_text(outdir / f"scores_{name}.csv", loops.to_frame(ds).to_csv(index=False))
-        fig = dominance_figure(ds, stage_variable=stage_variable)
+        fig = dominance_figure(ds, stage_variable=stage_variable, stock=stock)
         save_figure(fig, outdir, f"dominance_{name}", formats=("png",))
         import matplotlib.pyplot as plt
 
