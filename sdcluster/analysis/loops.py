@@ -26,7 +26,6 @@ loops' total (the ``ltm_mode`` attribute says which method was used).
 """
 from __future__ import annotations
 
-import json
 import logging
 import weakref
 from dataclasses import dataclass, field
@@ -164,7 +163,8 @@ def structure(model: Any, *, names: str | Path | None = None, max_loops: int = g
         raise LoopAnalysisError(f"{model.path.name}: algebraic loop (simultaneous equations without a stock or "
                                 f"delay): {loop}; the model cannot be simulated step by step — put a stock, "
                                 "SMOOTH or DELAY on the loop")
-    user = read_loop_names(_names_file(model, names), g, model) if _names_file(model, names) else []
+    names_file = _names_file(model, names)
+    user = read_loop_names(names_file, g) if names_file else []
     try:
         cycles = graphmod.elementary_circuits(g, max_loops=max_loops)
         mode, note = "exhaustive", f"all {len(cycles)} loops enumerated (Johnson's algorithm; limit {max_loops})"
@@ -214,7 +214,7 @@ class LoopGroup:
                 and (self.max_length is None or len(ns) <= self.max_length))
 
 
-def read_loop_names(path: str | Path, g: CausalGraph, model: Any = None) -> list[LoopGroup]:
+def read_loop_names(path: str | Path, g: CausalGraph) -> list[LoopGroup]:
     """Read a loop-names file (YAML)::
 
         R1 trust-cooperation spiral:
@@ -398,15 +398,15 @@ def discover(g: CausalGraph, scores: Mapping[tuple[str, str], np.ndarray],
         weight = {lk: abs(float(v[i])) for lk, v in scores.items()}
         for stock in sorted(g.stocks):
             best: dict[str, float] = {}
-            _strongest(stock, stock, 1.0, [], best, weight, out_links, found, g)
+            _strongest(stock, best, weight, out_links, found, g)
     return sorted((list(c) for c in found), key=lambda c: (len(c), c))
 
 
-def _strongest(start: str, node: str, score: float, path: list[str], best: dict[str, float],
-               weight: Mapping[tuple[str, str], float], out_links: Mapping[str, list[str]],
-               found: set[tuple[str, ...]], g: CausalGraph) -> None:
-    stack = [(node, score, 0)]
-    path = [node]
+def _strongest(start: str, best: dict[str, float], weight: Mapping[tuple[str, str], float],
+               out_links: Mapping[str, list[str]], found: set[tuple[str, ...]], g: CausalGraph) -> None:
+    """Depth-first strongest-path search from *start*, adding the loops it closes to *found*."""
+    stack = [(start, 1.0, 0)]
+    path = [start]
     while stack:
         cur, sc, k = stack[-1]
         nxts = sorted(out_links.get(cur, ()), key=lambda m: -weight[(cur, m)])
@@ -724,8 +724,3 @@ def to_frame(ds: xr.Dataset) -> pd.DataFrame:
     meta = pd.DataFrame({"loop": ds["loop"].values, "group": ds["group"].values,
                          "polarity": ds["polarity"].values})
     return df.merge(meta, on="loop")
-
-
-def provenance_params(ds: xr.Dataset) -> dict[str, Any]:
-    """The parameters recorded in a dominance Dataset's provenance."""
-    return json.loads(ds.attrs.get("parameters", "{}"))

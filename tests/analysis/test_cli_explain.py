@@ -18,6 +18,10 @@ def logistic(zoo):
     return sdcluster.load_model(zoo / "logistic.xmile")
 
 
+def test_model_loops_is_dominance(logistic):
+    xr.testing.assert_identical(logistic.loops({"birth rate": 0.25}), loops.dominance(logistic, {"birth rate": 0.25}))
+
+
 def test_explain_shift_names_the_loop_whose_lead_moves(logistic):
     ref = loops.dominance(logistic)
     bigger = loops.dominance(logistic, {"carrying capacity": 1200})
