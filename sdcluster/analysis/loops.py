@@ -396,38 +396,38 @@ def discover(g: CausalGraph, scores: Mapping[tuple[str, str], np.ndarray],
         out_links.setdefault(s, []).append(t)
     for i in np.unique(np.linspace(1, n - 1, min(samples, n - 1)).astype(int)):
         weight = {lk: abs(float(v[i])) for lk, v in scores.items()}
+        strongest_first = {src: sorted((t for t in targets if weight[(src, t)] > 0),
+                                       key=lambda t, src=src: -weight[(src, t)])
+                           for src, targets in out_links.items()}
         for stock in sorted(g.stocks):
-            best: dict[str, float] = {}
-            _strongest(stock, best, weight, out_links, found, g)
+            _strongest(stock, weight, strongest_first, found, g)
     return sorted((list(c) for c in found), key=lambda c: (len(c), c))
 
 
-def _strongest(start: str, best: dict[str, float], weight: Mapping[tuple[str, str], float],
-               out_links: Mapping[str, list[str]], found: set[tuple[str, ...]], g: CausalGraph) -> None:
+def _strongest(start: str, weight: Mapping[tuple[str, str], float], strongest_first: Mapping[str, list[str]],
+               found: set[tuple[str, ...]], g: CausalGraph) -> None:
     """Depth-first strongest-path search from *start*, adding the loops it closes to *found*."""
-    stack = [(start, 1.0, 0)]
+    best: dict[str, float] = {}
+    stack = [(start, 1.0, iter(strongest_first.get(start, ())))]
     path = [start]
+    on_path = {start}
     while stack:
-        cur, sc, k = stack[-1]
-        nxts = sorted(out_links.get(cur, ()), key=lambda m: -weight[(cur, m)])
-        if k >= len(nxts):
+        cur, sc, nxts = stack[-1]
+        nxt = next(nxts, None)
+        if nxt is None:
             stack.pop()
-            path.pop()
+            on_path.discard(path.pop())
             continue
-        stack[-1] = (cur, sc, k + 1)
-        nxt = nxts[k]
-        w = weight[(cur, nxt)]
-        if w == 0:
-            continue
-        nsc = sc * w
+        nsc = sc * weight[(cur, nxt)]
         if nxt == start:
             found.add(_rotate(path, g))
             continue
-        if nxt in path or nsc <= best.get(nxt, 0.0):
+        if nxt in on_path or nsc <= best.get(nxt, 0.0):
             continue
         best[nxt] = nsc
-        stack.append((nxt, nsc, 0))
+        stack.append((nxt, nsc, iter(strongest_first.get(nxt, ()))))
         path.append(nxt)
+        on_path.add(nxt)
 
 
 def dominance(model_or_ds: Any, params: Mapping[str, Any] | None = None, *, scenario: Any = None,
