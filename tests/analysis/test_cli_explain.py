@@ -77,3 +77,16 @@ def test_loop_names_file_errors_name_file_group_and_variable(logistic, tmp_path)
     good.write_text("crowding brake:\n  through: [crowding]\nplain growth:\n  through: [births]\n")
     table = loops.structure(logistic, names=good)
     assert {lp.name: lp.group for lp in table.loops} == {"R1": "plain growth", "B1": "", "B2": "crowding brake"}
+
+
+def test_ensemble_leads_measures_how_robust_dominance_is(logistic):
+    from sdcluster.analysis.explain import ensemble_leads
+
+    ens = ensemble_leads(logistic, {"birth rate": [0.2, 0.3, 0.4], "carrying capacity": [200, 300, 900]})
+    assert ens.sizes["run"] == 3 and set(ens["group"].values) == {"R1", "B1", "B2"}
+    agree = ens["lead_agreement"]
+    assert float(agree.sum("group").max()) <= 1.0 + 1e-12  # at most one leader per run (none at rest)
+    early = agree.sel(time=slice(1, 5)).mean("time")
+    assert float(early.sel(group="R1")) == 1.0  # growth leads early in every run
+    with pytest.raises(sdcluster.errors.SdclusterError, match="equal length"):
+        ensemble_leads(logistic, {"birth rate": [0.2, 0.3], "carrying capacity": [200]})
