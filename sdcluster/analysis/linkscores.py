@@ -152,8 +152,8 @@ class Evaluator:
                     out = np.full(n, float(out))
                 if out.shape == (n,):
                     return out
-            except (TypeError, ValueError, IndexError, AttributeError):
-                pass
+            except (TypeError, ValueError, IndexError, AttributeError, ArithmeticError):
+                pass  # not vectorisable: evaluate step by step
             out = np.empty(n)  # one step at a time
             for i in range(n):
                 for k, v in values.items():
@@ -162,7 +162,10 @@ class Evaluator:
                 if data is not None:
                     data["time"] = _FixedTime(real_time, float(times[i]))
                 with np.errstate(all="ignore"):
-                    out[i] = float(np.asarray(func()).reshape(-1)[0])
+                    try:
+                        out[i] = float(np.asarray(func()).reshape(-1)[0])
+                    except ArithmeticError:  # e.g. a Python division by zero: no score at this step
+                        out[i] = np.nan
             return out
         finally:
             module.update(saved)
