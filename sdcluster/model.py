@@ -310,6 +310,12 @@ class Model:
         values = {k: v.T for k, v in values.items()}  # (run, time)
         return self._dataset(times, values, resolved, settings, dims=("run", "time"))
 
+    def loops(self, params: Mapping[str, Any] | None = None, **kwargs: Any) -> xr.Dataset:
+        """Loop dominance over one run (Loops that Matter): see :func:`sdcluster.analysis.loops.dominance`."""
+        from .analysis.loops import dominance
+
+        return dominance(self, params, **kwargs)
+
     # -- helpers ------------------------------------------------------------
     def _check_settable(self, name: str) -> str:
         try:

@@ -1,0 +1,1 @@
+"""Loop analysis: feedback loops of a model and their dominance over a run (Loops that Matter)."""
