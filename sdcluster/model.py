@@ -21,6 +21,7 @@ import pysd
 import xarray as xr
 
 from . import __version__
+from .checked_load import load_pysd_model
 from .engine import Engine, RunSettings
 from .errors import ModelLoadError, ParameterError, RunError, suggest
 from .translate import VENSIM_SUFFIXES, XMILE_SUFFIXES, translate
@@ -144,9 +145,14 @@ def load_model(path_or_name: str | Path) -> "Model":
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
-            pysd_model = pysd.load(str(translation.py_file))
+            pysd_model = load_pysd_model(translation, path)
+    except ModelLoadError:
+        raise
     except Exception as exc:  # errors raised while evaluating the model's initial values
-        raise ModelLoadError(f"{path}: the model failed to initialise in PySD: {exc}") from exc
+        detail = " ".join(str(exc).split())
+        detail = detail if len(detail) <= 300 else detail[:297] + "..."
+        raise ModelLoadError(f"{path}: the model failed to initialise in PySD: "
+                             f"{type(exc).__name__}: {detail}") from None
     return Model(path, translation.source_sha256, translation.format, pysd_model)
 
 
