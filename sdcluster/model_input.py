@@ -238,7 +238,7 @@ def check_data_path(file_name: Any, model_dir: Path, model_file: Path, variable:
         return UnsafeModelError(
             f"Refusing to load model {str(model_file)!r}: variable {variable!r} reads the data file "
             f"{shown!r}, {reason}; a model may only read files inside its own folder "
-            f"({model_dir}). Nothing from this file has been run.")
+            f"({model_dir.resolve()}). Nothing from this file has been run.")
 
     if not name or name.startswith("?"):
         raise refuse("an indirect or empty file reference")

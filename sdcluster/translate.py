@@ -244,10 +244,14 @@ def _pysd_reason(exc: BaseException, copy: Path, original: Path) -> str:
     if isinstance(cause, NotImplementedError):
         return f"uses something PySD 3.14 does not support: {_first_line(str(cause), copy, original)}"
     text = str(cause)
-    if type(cause).__name__ in ("ParseError", "IncompleteParseError") and "line" in text:
-        match = re.search(r"line (\d+), column (\d+)", text)
-        where = f" at line {match.group(1)}, column {match.group(2)}" if match else ""
-        return f"the text{where} is not a valid {'Vensim' if copy.suffix == '.mdl' else 'XMILE'} equation"
+    if type(cause).__name__ in ("ParseError", "IncompleteParseError") and isinstance(
+            getattr(cause, "text", None), str):
+        pos = getattr(cause, "pos", 0) or 0
+        equation = " ".join(cause.text.split())  # type: ignore[attr-defined]
+        equation = equation if len(equation) <= 120 else equation[:117] + "..."
+        near = " ".join(cause.text[pos:pos + 30].split())  # type: ignore[attr-defined]
+        return (f"cannot parse the equation {equation!r} near {near!r} (a syntax error, or a function "
+                f"{'Vensim' if copy.suffix == '.mdl' else 'XMILE'} and PySD do not know)")
     return f"{type(cause).__name__}: {_first_line(text, copy, original)}"
 
 
