@@ -408,6 +408,7 @@ class Model:
             coords["run"] = ("run", np.arange(n), {"long_name": "ensemble run index"})
         ds = xr.Dataset(data_vars, coords=coords)
         ds.attrs.update(self.provenance(params, settings))
+        _warn_non_finite(ds, self.path)
         return ds
 
     def provenance(self, params: Mapping[str, Any], settings: RunSettings) -> dict[str, Any]:
@@ -510,3 +511,18 @@ def _progress_bar(enabled: bool, settings: RunSettings) -> _NullBar:
         return _NullBar()
     total = int(round((settings.final_time - settings.initial_time) / settings.time_step))
     return _TqdmBar(total)
+
+
+def _warn_non_finite(ds: xr.Dataset, path: Path) -> None:
+    """Log a warning naming the variables that became infinite or NaN (e.g. ``--set rate=1e308``)."""
+    bad = []
+    for name, var in ds.data_vars.items():
+        values = np.asarray(var.values)
+        if values.dtype.kind == "f" and not np.isfinite(values).all():
+            first = np.argwhere(~np.isfinite(values))[0]
+            bad.append(f"{var.attrs.get('long_name', name)} (from time {float(ds['time'].values[first[-1]]):g})"
+                       if var.dims[-1] == "time" else str(var.attrs.get("long_name", name)))
+    if bad:
+        shown = ", ".join(bad[:5]) + (f" and {len(bad) - 5} more" if len(bad) > 5 else "")
+        log.warning("%s: the run produced infinite or NaN values in %s; check parameter values "
+                    "(a value near 1e308 overflows)", path.name, shown)

@@ -39,6 +39,7 @@ import builtins
 import io
 import logging
 import re
+import sys
 import threading
 import tokenize
 from contextlib import contextmanager
@@ -46,7 +47,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Iterable, Iterator, Mapping, Optional, Union
 
-from .errors import UnsafeModelError
+from .errors import ModelLoadError, UnsafeModelError
 
 __all__ = ["check_translated_source", "check_translated_sources", "check_translated_file",
            "guarded_translation"]
@@ -547,6 +548,8 @@ class _Checker:
                 if isinstance(node.value, (bytes, type(Ellipsis))):
                     raise _Refusal(node, f"constant {node.value!r}", where)
             elif isinstance(node, ast.Name):
+                if node.id in ("inf", "nan") and node.id not in self.module_names:
+                    raise _Refusal(node, _NON_FINITE, where)
                 if not isinstance(node.ctx, ast.Load) or not self._name_ok(node.id, local_names):
                     raise _Refusal(node, f"name {node.id!r}", where)
             elif isinstance(node, ast.Attribute):
@@ -616,6 +619,9 @@ def _is_preamble_item(node: ast.AST, name: str, key: Optional[str]) -> bool:
     return (isinstance(node, ast.Subscript) and isinstance(node.value, ast.Name)
             and node.value.id == name and _is_str(node.slice)
             and (key is None or node.slice.value == key))  # type: ignore[attr-defined]
+
+
+_NON_FINITE = "a non-finite number"
 
 
 def _is_docstring(stmt: ast.stmt) -> bool:
@@ -851,6 +857,10 @@ def _check(source: str, model_file: str) -> list[str]:
         if located is not None and located.field != "equation":
             where = _Where(located.variable or where.variable, located.field, located.kind)
         line = getattr(refusal.node, "lineno", None)
+        if refusal.what == _NON_FINITE:
+            var = f"variable {where.variable!r}" if where.variable else "a variable"
+            raise ModelLoadError(f"{model_file}: the equation of {var} has a number that is not finite "
+                                 "(a value beyond 1.8e308 such as 1e999, or NaN); write a finite number") from None
         origin = f" at line {line} of the translation" if line else ""
         log.warning("refused translation of %s: %s", model_file, refusal.what)
         raise _refuse(model_file, where, f"found {refusal.what}", origin) from None
@@ -958,11 +968,46 @@ _EVAL_MODULES = ("pysd.translators.vensim.vensim_element",
 _guard_lock = threading.RLock()
 
 
+_ARITHMETIC = (ast.Expression, ast.Constant, ast.Tuple, ast.List, ast.UnaryOp, ast.BinOp,
+               ast.UAdd, ast.USub, ast.Add, ast.Sub, ast.Mult, ast.Div, ast.Load)
+_NUMBER = re.compile(r"\s*[-+]?[0-9][0-9_]*\.?[0-9_]*(?:[eE][-+]?[0-9]+)?\s*")
+
+
+def literal_value(text: Any) -> Any:
+    """Evaluate *text* if it is a literal or plain arithmetic on number literals.
+
+    Accepts what PySD's translator evaluates in genuine models: numbers,
+    strings, tuples/lists of them (lookup points and ranges) and ``+ - * /``
+    between numbers (``0.05+0.05``). No names, calls, attributes or powers.
+
+    Raises
+    ------
+    ValueError
+        For anything else.
+    """
+    if not isinstance(text, str):
+        return ast.literal_eval(text)
+    tree = ast.parse(text.strip(), mode="eval")
+    for node in ast.walk(tree):
+        if not isinstance(node, _ARITHMETIC):
+            raise ValueError(f"not a literal: {type(node).__name__}")
+        if isinstance(node, ast.Constant) and not isinstance(node.value, (int, float, str)):
+            raise ValueError("not a number or string")
+        if isinstance(node, ast.BinOp) and not all(
+                isinstance(side, (ast.Constant, ast.BinOp, ast.UnaryOp)) for side in (node.left, node.right)):
+            raise ValueError("arithmetic on something other than numbers")
+    if not any(isinstance(node, ast.BinOp) for node in ast.walk(tree)):
+        return ast.literal_eval(tree)
+    # only number literals and + - * / remain: evaluating is harmless
+    return eval(compile(tree, "<model number>", "eval"), {"__builtins__": {}}, {})  # noqa: S307
+
+
 def _literal_evaluator(model_file: str) -> Any:
     def literal_eval(text: Any, *_: Any) -> Any:
         try:
-            return ast.literal_eval(text)
-        except (ValueError, TypeError, SyntaxError, MemoryError, RecursionError):
+            return literal_value(text)
+        except (ValueError, TypeError, SyntaxError, MemoryError, RecursionError, ZeroDivisionError,
+                OverflowError):
             text = str(text)
             shown = " ".join(text.split())
             shown = shown if len(shown) <= 120 else shown[:117] + "..."
@@ -970,8 +1015,15 @@ def _literal_evaluator(model_file: str) -> Any:
                      or _locate_in_model(model_file, text[:60]))
             var = (f"variable {where.variable!r}" if where and where.variable
                    else "a variable")
+            if _NUMBER.fullmatch(text):
+                raise ModelLoadError(
+                    f"{model_file}: the equation of {var} holds a number of {len(text.strip())} "
+                    f"characters ({shown[:40]!r}); Python reads integers of at most "
+                    f"{sys.get_int_max_str_digits() or 'unlimited'} digits. Write it with an exponent "
+                    "(1.5e300).") from None
+            field = "lookup field" if "(" in text or "[" in text else "equation"
             raise UnsafeModelError(
-                f"Refusing to load model {model_file!r}: the lookup field of {var} holds "
+                f"Refusing to load model {model_file!r}: the {field} of {var} holds "
                 f"{shown!r}, which is not a literal value (a lookup range, lookup point, "
                 "number or string); PySD's translator would evaluate it as Python code. "
                 "Nothing from this file has been run. Lookup ranges must look like "
@@ -1017,13 +1069,13 @@ def guarded_translation(model_file: Union[str, Path]) -> Iterator[None]:
             module.eval = evaluator  # type: ignore[attr-defined]
         try:
             yield
-        except UnsafeModelError:
+        except ModelLoadError:
             raise
         except Exception as exc:
             # parsimonious wraps errors raised by visitors in VisitationError
             cause: Optional[BaseException] = exc
             while cause is not None:
-                if isinstance(cause, UnsafeModelError):
+                if isinstance(cause, ModelLoadError):
                     raise cause from None
                 cause = cause.__cause__ or cause.__context__
             raise

@@ -149,7 +149,7 @@ def translate(path: Path) -> Translation:
         copy.write_bytes(source)
         py_file = _translate_without_import(copy, fmt, path)
         files = {p.name: p.read_bytes() for p in work.iterdir()}
-        _check_safety(py_file.name, files, path)
+        _refuse_unsupported(_check_safety(py_file.name, files, path), path)
         manifest = {
             "source_name": path.name,
             "source_sha256": digest,
@@ -219,7 +219,7 @@ def _translate_without_import(copy: Path, fmt: str, original: Path) -> Path:
         for warning in caught:
             log.warning("%s: %s", original.name, _first_line(str(warning.message), copy, original))
         return built
-    except UnsafeModelError:
+    except ModelLoadError:
         raise
     except Exception as exc:  # PySD raises many types; all mean "cannot translate"
         raise ModelLoadError(f"{original}: PySD cannot translate this {fmt} model: "
@@ -244,6 +244,9 @@ def _pysd_reason(exc: BaseException, copy: Path, original: Path) -> str:
     if isinstance(cause, NotImplementedError):
         return f"uses something PySD 3.14 does not support: {_first_line(str(cause), copy, original)}"
     text = str(cause)
+    if isinstance(cause, ValueError) and text.startswith("could not convert string to float"):
+        return (f"a number was expected but the model has {text.split(':', 1)[1].strip()[:80]} "
+                "(in a units range [min,max,step] or a constant)")
     if type(cause).__name__ in ("ParseError", "IncompleteParseError") and isinstance(
             getattr(cause, "text", None), str):
         pos = getattr(cause, "pos", 0) or 0
@@ -253,6 +256,15 @@ def _pysd_reason(exc: BaseException, copy: Path, original: Path) -> str:
         return (f"cannot parse the equation {equation!r} near {near!r} (a syntax error, or a function "
                 f"{'Vensim' if copy.suffix == '.mdl' else 'XMILE'} and PySD do not know)")
     return f"{type(cause).__name__}: {_first_line(text, copy, original)}"
+
+
+def _refuse_unsupported(sources: Mapping[str, str], original: Path) -> None:
+    """Refuse a translation that calls functions PySD translated as 'not implemented'
+    (they would fail at run time with a bare NotImplementedError)."""
+    for source in sources.values():
+        for match in re.finditer(r"not_implemented_function\(\s*['\"]([^'\"]*)['\"]", source):
+            raise ModelLoadError(f"{original}: uses the function {match.group(1).upper()!r}, which is not a "
+                                 "Vensim/XMILE function PySD 3.14 can run")
 
 
 def _check_safety(main: str, files: Mapping[str, bytes], original: Path) -> dict[str, str]:
