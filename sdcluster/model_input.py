@@ -254,27 +254,32 @@ def check_data_path(file_name: Any, model_dir: Path, model_file: Path, variable:
     return target
 
 
-def neutralise(abstract: Any, model_file: Path) -> None:
+def neutralise(abstract: Any, model_file: Path) -> list[Path]:
     """Make PySD's parsed model safe to build, in place.
 
     * comment (documentation) text: :func:`safe_docstring_text`;
     * data-file arguments (``GET XLS/DIRECT DATA|CONSTANTS|LOOKUPS|SUBSCRIPT``):
       :func:`check_data_path` against the folder of *model_file*. Subscript
       ranges read from a file are read at translation time, from that folder.
+
+    Returns the data files read at translation time (subscript ranges).
     """
     from pysd.translators.structures import abstract_expressions as ae
     from pysd.translators.structures import abstract_model as am
 
     model_dir = model_file.parent
+    read_now = []
     get_types = (ae.GetDataStructure, ae.GetConstantsStructure, ae.GetLookupsStructure)
     for section in abstract.sections:
         for sub in section.subscripts:
             if isinstance(sub, am.AbstractSubscriptRange) and isinstance(sub.subscripts, dict):
                 target = check_data_path(sub.subscripts.get("file"), model_dir, model_file, sub.name)
                 sub.subscripts["file"] = str(target)
+                read_now.append(target)
         for element in section.elements:
             if element.documentation:
                 element.documentation = safe_docstring_text(element.documentation)
             for node in _walk(element.components):
                 if isinstance(node, get_types):
                     check_data_path(node.file, model_dir, model_file, element.name)
+    return read_now

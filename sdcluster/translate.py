@@ -147,7 +147,7 @@ def translate(path: Path) -> Translation:
         log.info("translating %s with PySD %s", path.name, pysd.__version__)
         copy = work / f"model{path.suffix.lower()}"
         copy.write_bytes(source)
-        py_file = _translate_without_import(copy, fmt, path)
+        py_file, inputs = _translate_without_import(copy, fmt, path)
         files = {p.name: p.read_bytes() for p in work.iterdir()}
         _refuse_unsupported(_check_safety(py_file.name, files, path), path)
         manifest = {
@@ -158,6 +158,9 @@ def translate(path: Path) -> Translation:
             "files": {name: sha256_bytes(data) for name, data in sorted(files.items())},
             "pysd_version": pysd.__version__,
             "schema": CACHE_SCHEMA,
+            # data files read while translating (subscript ranges from a file), relative
+            # to the model's folder: a hit with changed data is translated again
+            "inputs": {str(p.relative_to(path.parent.resolve())): sha256_bytes(p.read_bytes()) for p in inputs},
         }
         (work / "manifest.json").write_text(json.dumps(manifest, indent=1))
         _publish(work, entry)
@@ -190,8 +193,11 @@ def _remove_stale_work(root: Path) -> None:
             shutil.rmtree(item, ignore_errors=True)
 
 
-def _translate_without_import(copy: Path, fmt: str, original: Path) -> Path:
-    """Run PySD's translator and code builder on *copy*; never import the result."""
+def _translate_without_import(copy: Path, fmt: str, original: Path) -> tuple[Path, list[Path]]:
+    """Run PySD's translator and code builder on *copy*; never import the result.
+
+    Returns the translated main module and the data files read while translating.
+    """
     from pysd.builders.python.python_model_builder import ModelBuilder
 
     from .model_input import neutralise
@@ -214,11 +220,11 @@ def _translate_without_import(copy: Path, fmt: str, original: Path) -> Path:
             parsed.parse()
             abstract = parsed.get_abstract_model()
             # comment text and data-file paths are made safe before any code exists
-            neutralise(abstract, original)
+            inputs = neutralise(abstract, original)
             built = Path(ModelBuilder(abstract).build_model())
         for warning in caught:
             log.warning("%s: %s", original.name, _first_line(str(warning.message), copy, original))
-        return built
+        return built, inputs
     except ModelLoadError:
         raise
     except Exception as exc:  # PySD raises many types; all mean "cannot translate"
@@ -330,6 +336,20 @@ def _read_manifest(entry: Path) -> dict | None:
         return None
 
 
+def _inputs_unchanged(manifest: dict, original: Path) -> bool:
+    """True when the translation-time data files next to *original* still hash as recorded."""
+    from .model_input import check_data_path
+
+    try:
+        for name, digest in dict(manifest.get("inputs") or {}).items():
+            target = check_data_path(name, original.parent, original, "(subscript range)")
+            if sha256_bytes(target.read_bytes()) != digest:
+                return False
+    except (OSError, ValueError, TypeError, UnsafeModelError):
+        return False
+    return True
+
+
 def _valid_entry(entry: Path, original: Path) -> dict | None:
     """Return the manifest and checked sources of *entry* if it passes the integrity checks.
 
@@ -341,6 +361,10 @@ def _valid_entry(entry: Path, original: Path) -> dict | None:
     if not entry.is_dir():
         return None
     manifest = _read_manifest(entry)
+    if manifest is not None and not _inputs_unchanged(manifest, original):
+        log.info("data files read by %s while translating have changed; translating again", original.name)
+        _discard(entry)
+        return None
     if manifest is None:
         log.warning("translation cache entry %s is incomplete, was modified or holds files it "
                     "should not; translating %s again", entry, original.name)

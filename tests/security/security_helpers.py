@@ -24,7 +24,7 @@ def translate_only(model: Path, workdir: Path) -> Path:
     shutil.copy(model, copy)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        return _translate_without_import(copy, model_format(copy), model)
+        return _translate_without_import(copy, model_format(copy), model)[0]
 
 
 def cache_entries(cache: Path) -> list[Path]:

@@ -147,3 +147,15 @@ def test_xmile_get_function_is_refused_clearly(tmp_path: Path, cache_dir: Path, 
     assert "get.xmile" in message and "GET_DIRECT_DATA" in message.upper(), message
     assert len(message.splitlines()) == 1 and len(message) < 400, message
     assert "root:" not in message
+
+
+def test_changed_subscript_file_is_read_again(tmp_path: Path, cache_dir: Path) -> None:
+    """Subscript ranges from a file are read while translating: a cached translation
+    whose data file changed is translated again."""
+    (tmp_path / "regions.csv").write_text("north,south,east\n", encoding="utf-8")
+    text = TEMPLATE.format(definition=GET["GET DIRECT SUBSCRIPT"][0].format(f="regions.csv"), use="0")
+    model_file = tmp_path / "subs.mdl"
+    model_file.write_text(text, encoding="utf-8")
+    assert sdcluster.load_model(model_file).pysd.subscripts["reg"] == ["north", "south", "east"]
+    (tmp_path / "regions.csv").write_text("upper,lower,middle\n", encoding="utf-8")
+    assert sdcluster.load_model(model_file).pysd.subscripts["reg"] == ["upper", "lower", "middle"]
