@@ -13,11 +13,18 @@ the module (never executes it) and walks its syntax tree against an
   literal ``_subscript_dict``/``_params``), component functions and the
   stateful/lookup/external/macro objects they use;
 * component functions: one ``@component.add(...)`` decorator whose arguments
-  are literals, an optional constant docstring, and ``value``-assignments and a
-  ``return``;
+  are literals, an optional docstring that is one string, and a body in one of
+  the shapes PySD's builder writes (``return <expr>``, or ``value =
+  xr.DataArray(np.nan, ...)``, masks, ``.loc``/``.values`` assignments and
+  ``return value``);
 * expressions: arithmetic, comparisons, ``lambda:``, literals, subscripts,
-  calls of names defined by the module or imported from the allow-list, and a
-  fixed set of attributes (``np.exp``, ``.loc``, ``.values``, ``.rename``...).
+  calls of names defined by the module or imported from the allow-list, a
+  fixed set of NumPy/xarray functions, ``.loc``/``.values``, and the methods
+  PySD writes only in PySD's shapes (``.rename`` with a literal ``str -> str``
+  dict, ``.transpose`` with literal names...). Preamble names appear only where
+  PySD puts them: ``_root`` as the folder argument of external-data objects and
+  in ``Macro(_root.joinpath("<name>.py"), ...)``, ``__data``/``_subscript_dict``
+  indexed by a literal.
 
 Anything else (``import os``, ``__import__``, ``eval``, ``open``, dunder
 attributes, f-strings, comprehensions, extra statements...) is refused with an
@@ -28,9 +35,11 @@ PySD's translator itself calls ``eval`` on model text while parsing (lookup
 ranges, numbers, strings); :func:`guarded_translation` restricts that to
 literals for the duration of a translation.
 
-Public functions: :func:`check_translated_source`, :func:`check_translated_file`
-(also checks the macro modules a translation loads) and
-:func:`guarded_translation`. See ``docs/security.md`` for the threat model.
+Public functions: :func:`check_translated_source`,
+:func:`check_translated_sources` (also checks the macro modules a translation
+loads, from bytes already in memory), :func:`check_translated_file`,
+:func:`guarded_translation` and :func:`literal_value`. See ``docs/security.md``
+for the threat model.
 """
 from __future__ import annotations
 
@@ -50,7 +59,7 @@ from typing import Any, Iterable, Iterator, Mapping, Optional, Union
 from .errors import ModelLoadError, UnsafeModelError
 
 __all__ = ["check_translated_source", "check_translated_sources", "check_translated_file",
-           "guarded_translation"]
+           "guarded_translation", "literal_value"]
 
 log = logging.getLogger(__name__)
 

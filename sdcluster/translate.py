@@ -10,13 +10,16 @@ first rename wins and the loser adopts the winner's entry.
 Cache layout (``<root>`` from :func:`cache_root`)::
 
     <root>/<key>/model.mdl|model.xmile   copy of the source bytes
-    <root>/<key>/model.py                PySD translation
-    <root>/<key>/manifest.json           source name, hashes, PySD version
+    <root>/<key>/model.py                PySD translation (+ one module per macro)
+    <root>/<key>/manifest.json           source name, every file with its hash, PySD version
 
 ``<key>`` is the SHA-256 of the model bytes, the PySD version and the cache
-schema version. A hit is accepted only when the translated file still hashes
-to the value in the manifest; a tampered or truncated entry is discarded and
-translated again.
+schema version. A hit is accepted only when the entry holds exactly the files
+its manifest lists, each still hashing to its recorded value, and the
+translation passes the allow-list again; a tampered, truncated or extended
+entry (a planted ``__pycache__``, say) is discarded and translated again. The
+checked text is returned in :attr:`Translation.sources` (see
+:func:`checked_source`) and is what runs: nothing imports the files.
 """
 from __future__ import annotations
 
