@@ -9,7 +9,10 @@ replaces PySD's module loader (``Components._load``) while a model loads: the
 module text is taken from :attr:`sdcluster.translate.Translation.sources` (the
 very bytes that were hashed and passed the allow-list), compiled in memory and
 executed into a fresh module object. No bytecode is read or written, and
-nothing on disk is consulted between the check and the execution.
+nothing on disk is consulted between the check and the execution. The
+replacement is installed once and serves only the paths registered by
+:func:`load_pysd_model` (so PySD's own ``reload()``/``copy()`` of such a model
+get the checked text too); any other path goes to PySD's loader unchanged.
 
 The module's ``__file__`` is placed in the *model's* folder, so PySD's
 ``_root`` (used only for the data-file arguments of ``GET XLS/DIRECT``
@@ -22,15 +25,12 @@ from __future__ import annotations
 import ast
 import threading
 import types
-from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Iterator, Mapping
+from typing import Any, Mapping
 
 from .errors import UnsafeModelError
 from .model_input import check_data_path
-
-_lock = threading.RLock()
-
 
 def data_file_arguments(source: str) -> list[tuple[str, str]]:
     """``(object name, file name)`` of every external-data object in a checked translation."""
@@ -50,37 +50,74 @@ def data_file_arguments(source: str) -> list[tuple[str, str]]:
     return found
 
 
-def _module(name: str, source: str, filename: str, fake_file: Path) -> types.ModuleType:
-    code = compile(source, filename, "exec", dont_inherit=True)
-    module = types.ModuleType(name)
+@dataclass(frozen=True)
+class _Checked:
+    """A checked translation, as PySD's loader will be asked for it."""
+
+    sources: Mapping[str, str]
+    entry: Path
+    main: str
+    model_dir: Path
+    model_file: Path
+
+    @property
+    def main_path(self) -> Path:
+        """The name PySD is given for the main module: in the model's folder (so that
+        ``_root`` is that folder), never a file that is read."""
+        return self.model_dir / f".sdcluster-{self.entry.name[:16]}-{self.main}"
+
+
+#: main-module path given to PySD -> checked translation (PySD's reload() and copy()
+#: ask for the same path again and get the same checked text)
+_registry: dict[str, _Checked] = {}
+_current = threading.local()  # the translation whose main module is executing
+_lock = threading.Lock()
+_installed: list[bool] = []
+
+
+def _run(checked: _Checked, name: str, fake_file: Path) -> types.ModuleType:
+    code = compile(checked.sources[name], str(checked.entry / name), "exec", dont_inherit=True)
+    module = types.ModuleType(f"sdcluster_model_{checked.entry.name[:16]}_{Path(name).stem}")
     module.__file__ = str(fake_file)
-    exec(code, module.__dict__)  # noqa: S102 - the text passed the allow-list (sdcluster.safety)
+    previous = getattr(_current, "checked", None)
+    _current.checked = checked
+    try:
+        exec(code, module.__dict__)  # noqa: S102 - the text passed the allow-list (sdcluster.safety)
+    finally:
+        _current.checked = previous
     return module
 
 
-@contextmanager
-def _checked_modules(sources: Mapping[str, str], entry: Path, model_dir: Path,
-                     model_file: Path) -> Iterator[None]:
+def _install() -> None:
+    """Route PySD's module loader through the registry of checked translations (once).
+
+    Paths that are not checked translations of sdcluster, outside the loading of
+    one, go to PySD's own loader unchanged.
+    """
     from pysd.py_backend.components import Components
 
-    original = Components.__dict__["_load"]
-    counter = [0]
-
-    def load(self: Any, py_model_file: str) -> types.ModuleType:
-        path = Path(py_model_file)
-        if path.parent != model_dir or path.name not in sources:
-            raise UnsafeModelError(f"Refusing to load model {str(model_file)!r}: its translation asks "
-                                   f"for module {path.name!r}, which is not part of the checked "
-                                   "translation. Nothing from this file has been run.")
-        counter[0] += 1
-        return _module(f"sdcluster_model_{counter[0]}", sources[path.name], str(entry / path.name), path)
-
     with _lock:
+        if _installed:
+            return
+        original = Components.__dict__["_load"]
+
+        def load(self: Any, py_model_file: str) -> types.ModuleType:
+            checked = _registry.get(str(py_model_file))
+            if checked is not None:
+                return _run(checked, checked.main, checked.main_path)
+            active = getattr(_current, "checked", None)
+            if active is None:
+                return original(self, py_model_file)
+            path = Path(py_model_file)  # a macro module of the translation being loaded
+            if path.parent != active.model_dir or path.name not in active.sources or path.name == active.main:
+                raise UnsafeModelError(
+                    f"Refusing to load model {str(active.model_file)!r}: its translation asks for module "
+                    f"{path.name!r}, which is not part of the checked translation. Nothing from this "
+                    "file has been run.")
+            return _run(active, path.name, path)
+
         Components._load = load
-        try:
-            yield
-        finally:
-            Components._load = original
+        _installed.append(True)
 
 
 def load_pysd_model(translation: Any, model_file: Path) -> Any:
@@ -95,9 +132,11 @@ def load_pysd_model(translation: Any, model_file: Path) -> Any:
     import pysd
 
     model_dir = model_file.resolve().parent
-    main = translation.py_file.name
-    for name, source in translation.sources.items():
+    for source in translation.sources.values():
         for variable, file_name in data_file_arguments(source):
             check_data_path(file_name, model_dir, model_file, variable.lstrip("_").replace("ext_", "", 1))
-    with _checked_modules(translation.sources, translation.entry, model_dir, model_file):
-        return pysd.load(str(model_dir / main))
+    checked = _Checked(dict(translation.sources), translation.entry, translation.py_file.name,
+                       model_dir, model_file)
+    _install()
+    _registry[str(checked.main_path)] = checked
+    return pysd.load(str(checked.main_path))

@@ -167,3 +167,14 @@ def test_stale_work_folders_are_removed(warm, cache_dir: Path) -> None:
     sdcluster.load_model(MODEL)  # a miss: translating again cleans up
     assert not old.exists()
     assert young.exists(), "a young work folder may belong to a running translation"
+
+
+def test_pysd_reload_and_copy_run_the_checked_text(warm, marker: Path) -> None:
+    """PySD's own reload()/copy() ask its loader again: they get the checked text, not a
+    file from the model's folder or the cache."""
+    entry, clean, reference = warm
+    model = sdcluster.load_model(MODEL)
+    (entry / "model.py").write_text(clean + f"\n{PAYLOAD}\n", encoding="utf-8")
+    model.pysd.reload()
+    model.pysd.copy(reload=True)
+    assert not marker.exists()
