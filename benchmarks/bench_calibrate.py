@@ -45,12 +45,11 @@ def main() -> None:
     ap.add_argument("--no-fit", action="store_true", help="skip the time-to-converge part")
     args = ap.parse_args()
     logging.basicConfig(level=logging.ERROR)
-    import pysd
-
     import sdcluster
     from sdcluster.calibrate import Observations, calibrate
     from sdcluster.calibrate.evaluate import Evaluator, resolve_params
     from sdcluster.calibrate.payoff import Payoff
+    from sdcluster.checked_load import load_pysd_model
     from sdcluster.translate import translate
 
     model = sdcluster.load_model("cluster_lifecycle")
@@ -65,7 +64,7 @@ def main() -> None:
 
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        plain = pysd.load(str(translate(model.path).py_file))
+        plain = load_pysd_model(translate(model.path), model.path)  # PySD's Model, checked text
     obs_times = obs.series[0].times
 
     def plain_loop() -> np.ndarray:

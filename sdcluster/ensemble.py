@@ -211,10 +211,13 @@ def _execute(tasks: list[_Task], model: "Model", workers: int, scheduler: Any,
         from distributed import as_completed
 
         futures = [scheduler.submit(_run_task, t, pure=False) for t in tasks]
-        for fut in as_completed(futures):
-            i, ds = fut.result()
-            fut.release()
-            consume(tasks[i], ds)
+        # a client made from an address is not the default client (set_as_default=False):
+        # make it current here, or as_completed looks for a default one ("No clients found")
+        with scheduler.as_current():
+            for fut in as_completed(futures):
+                i, ds = fut.result()
+                fut.release()
+                consume(tasks[i], ds)
     elif workers > 1 and len(tasks) > 1:
         ctx = _forkserver_context()
         with concurrent.futures.ProcessPoolExecutor(max_workers=workers, mp_context=ctx) as pool:

@@ -21,6 +21,7 @@ import pysd
 import xarray as xr
 
 from . import __version__
+from .checked_load import load_pysd_model
 from .engine import Engine, RunSettings
 from .errors import ModelLoadError, ParameterError, RunError, suggest
 from .translate import VENSIM_SUFFIXES, XMILE_SUFFIXES, translate
@@ -144,9 +145,14 @@ def load_model(path_or_name: str | Path) -> "Model":
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
-            pysd_model = pysd.load(str(translation.py_file))
+            pysd_model = load_pysd_model(translation, path)
+    except ModelLoadError:
+        raise
     except Exception as exc:  # errors raised while evaluating the model's initial values
-        raise ModelLoadError(f"{path}: the model failed to initialise in PySD: {exc}") from exc
+        detail = " ".join(str(exc).split())
+        detail = detail if len(detail) <= 300 else detail[:297] + "..."
+        raise ModelLoadError(f"{path}: the model failed to initialise in PySD: "
+                             f"{type(exc).__name__}: {detail}") from None
     return Model(path, translation.source_sha256, translation.format, pysd_model)
 
 
@@ -408,6 +414,7 @@ class Model:
             coords["run"] = ("run", np.arange(n), {"long_name": "ensemble run index"})
         ds = xr.Dataset(data_vars, coords=coords)
         ds.attrs.update(self.provenance(params, settings))
+        _warn_non_finite(ds, self.path)
         return ds
 
     def provenance(self, params: Mapping[str, Any], settings: RunSettings) -> dict[str, Any]:
@@ -510,3 +517,18 @@ def _progress_bar(enabled: bool, settings: RunSettings) -> _NullBar:
         return _NullBar()
     total = int(round((settings.final_time - settings.initial_time) / settings.time_step))
     return _TqdmBar(total)
+
+
+def _warn_non_finite(ds: xr.Dataset, path: Path) -> None:
+    """Log a warning naming the variables that became infinite or NaN (e.g. ``--set rate=1e308``)."""
+    bad = []
+    for name, var in ds.data_vars.items():
+        values = np.asarray(var.values)
+        if values.dtype.kind == "f" and not np.isfinite(values).all():
+            first = np.argwhere(~np.isfinite(values))[0]
+            bad.append(f"{var.attrs.get('long_name', name)} (from time {float(ds['time'].values[first[-1]]):g})"
+                       if var.dims[-1] == "time" else str(var.attrs.get("long_name", name)))
+    if bad:
+        shown = ", ".join(bad[:5]) + (f" and {len(bad) - 5} more" if len(bad) > 5 else "")
+        log.warning("%s: the run produced infinite or NaN values in %s; check parameter values "
+                    "(a value near 1e308 overflows)", path.name, shown)

@@ -16,7 +16,7 @@ import itertools
 import logging
 import textwrap
 from pathlib import Path
-from typing import Mapping, Sequence
+from typing import Any, Mapping, Sequence
 
 import matplotlib
 
@@ -338,6 +338,20 @@ def stage_timeline(stage_map: Mapping[str, Sequence[Stage]], time_units: str = "
     return fig
 
 
+#: metadata that would make identical figures differ between runs (creation dates)
+_NO_DATES = {"svg": {"Date": None}, "pdf": {"CreationDate": None, "ModDate": None}, "png": {}}
+
+
+def savefig_reproducible(fig: Figure, target: Any, fmt: str, dpi: int = 120) -> None:
+    """``fig.savefig`` whose output is byte-identical between identical runs.
+
+    No creation dates in SVG/PDF metadata, and SVG element ids derived from a
+    fixed salt instead of a random one (``svg.hashsalt``).
+    """
+    with matplotlib.rc_context({"svg.hashsalt": "sdcluster"}):
+        fig.savefig(target, format=fmt, dpi=dpi, metadata=_NO_DATES.get(fmt, {}))
+
+
 def save_figure(fig: Figure, outdir: str | Path, stem: str, formats: Sequence[str] = ("png", "svg"),
                 dpi: int = 120) -> list[Path]:
     """Write *fig* as ``outdir/stem.<fmt>`` for each format, atomically; return the paths."""
@@ -349,14 +363,14 @@ def save_figure(fig: Figure, outdir: str | Path, stem: str, formats: Sequence[st
         if fmt not in ("png", "svg", "pdf"):
             raise OutputError(f"figure format {fmt!r} is not supported; use png, svg or pdf")
         paths.append(atomic_write(outdir / f"{stem}.{fmt}",
-                                  lambda tmp, f=fmt: fig.savefig(tmp, format=f, dpi=dpi)))
+                                  lambda tmp, f=fmt: savefig_reproducible(fig, tmp, f, dpi)))
     return paths
 
 
 def figure_bytes(fig: Figure, fmt: str = "png", dpi: int = 120) -> bytes:
     """Render *fig* to bytes (for embedding in a report)."""
     buf = _io.BytesIO()
-    fig.savefig(buf, format=fmt, dpi=dpi)
+    savefig_reproducible(fig, buf, fmt, dpi)
     return buf.getvalue()
 
 

@@ -13,11 +13,18 @@ the module (never executes it) and walks its syntax tree against an
   literal ``_subscript_dict``/``_params``), component functions and the
   stateful/lookup/external/macro objects they use;
 * component functions: one ``@component.add(...)`` decorator whose arguments
-  are literals, an optional constant docstring, and ``value``-assignments and a
-  ``return``;
+  are literals, an optional docstring that is one string, and a body in one of
+  the shapes PySD's builder writes (``return <expr>``, or ``value =
+  xr.DataArray(np.nan, ...)``, masks, ``.loc``/``.values`` assignments and
+  ``return value``);
 * expressions: arithmetic, comparisons, ``lambda:``, literals, subscripts,
-  calls of names defined by the module or imported from the allow-list, and a
-  fixed set of attributes (``np.exp``, ``.loc``, ``.values``, ``.rename``...).
+  calls of names defined by the module or imported from the allow-list, a
+  fixed set of NumPy/xarray functions, ``.loc``/``.values``, and the methods
+  PySD writes only in PySD's shapes (``.rename`` with a literal ``str -> str``
+  dict, ``.transpose`` with literal names...). Preamble names appear only where
+  PySD puts them: ``_root`` as the folder argument of external-data objects and
+  in ``Macro(_root.joinpath("<name>.py"), ...)``, ``__data``/``_subscript_dict``
+  indexed by a literal.
 
 Anything else (``import os``, ``__import__``, ``eval``, ``open``, dunder
 attributes, f-strings, comprehensions, extra statements...) is refused with an
@@ -28,9 +35,11 @@ PySD's translator itself calls ``eval`` on model text while parsing (lookup
 ranges, numbers, strings); :func:`guarded_translation` restricts that to
 literals for the duration of a translation.
 
-Public functions: :func:`check_translated_source`, :func:`check_translated_file`
-(also checks the macro modules a translation loads) and
-:func:`guarded_translation`. See ``docs/security.md`` for the threat model.
+Public functions: :func:`check_translated_source`,
+:func:`check_translated_sources` (also checks the macro modules a translation
+loads, from bytes already in memory), :func:`check_translated_file`,
+:func:`guarded_translation` and :func:`literal_value`. See ``docs/security.md``
+for the threat model.
 """
 from __future__ import annotations
 
@@ -39,16 +48,18 @@ import builtins
 import io
 import logging
 import re
+import sys
 import threading
 import tokenize
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Iterable, Iterator, Optional, Union
+from typing import Any, Iterable, Iterator, Mapping, Optional, Union
 
-from .errors import UnsafeModelError
+from .errors import ModelLoadError, UnsafeModelError
 
-__all__ = ["check_translated_source", "check_translated_file", "guarded_translation"]
+__all__ = ["check_translated_source", "check_translated_sources", "check_translated_file",
+           "guarded_translation", "literal_value"]
 
 log = logging.getLogger(__name__)
 
@@ -101,11 +112,19 @@ _MODULE_PREFIXES = frozenset(
     ".".join(name.split(".")[:i])
     for name in MODULE_ATTRIBUTES for i in range(1, name.count(".") + 1))
 
-#: attributes allowed on values (DataArrays, the time object).
-VALUE_ATTRIBUTES = frozenset({
-    "loc", "values", "rename", "transpose", "expand_dims", "reset_coords",
-    "stage", "initial_time", "final_time", "time_step", "saveper",
-})
+#: attributes allowed on any value (DataArrays): ``x.loc[...]``, ``x.values``.
+VALUE_ATTRIBUTES = frozenset({"loc", "values"})
+#: methods PySD's expression builder calls on DataArrays, each only in the
+#: shape it writes (see ``_method_call``): ``.rename({'a': 'b'})``,
+#: ``.transpose('a', 'b')``, ``.expand_dims({'a': ...}, 0)``,
+#: ``.reset_coords(drop=True)``.
+VALUE_METHODS = frozenset({"rename", "transpose", "expand_dims", "reset_coords"})
+#: attributes of the time object, only as ``__data['time'].<attr>``.
+TIME_ATTRIBUTES = frozenset({"stage", "initial_time", "final_time", "time_step", "saveper"})
+#: external-data objects; PySD passes them ``_root`` (and only them).
+EXTERNAL_OBJECTS = frozenset({"ExtData", "ExtLookup", "ExtConstant"})
+#: preamble names an expression may use only as ``name['literal']``.
+_SUBSCRIPTED_PREAMBLE = frozenset({"__data", "_subscript_dict"})
 
 #: builtins a translation calls.
 SAFE_BUILTINS = frozenset({"bool", "float", "int", "len"})
@@ -132,8 +151,6 @@ DECORATOR_FIELDS = {
     "comp_subtype": "equation", "depends_on": "name", "other_deps": "name",
 }
 
-#: local variables a component function may assign.
-FUNCTION_LOCALS = frozenset({"value", "def_subs", "except_subs"})
 #: parameters a component function may take (lookups: ``x, final_subs=None``).
 FUNCTION_ARGS = frozenset({"x", "final_subs"})
 
@@ -300,6 +317,14 @@ class _Checker:
         if value.func.id == "Macro":
             self._macro_path(value, sub)
             value = ast.Call(func=value.func, args=value.args[1:], keywords=value.keywords)
+        elif value.func.id in EXTERNAL_OBJECTS:
+            roots = [a for a in value.args if isinstance(a, ast.Name) and a.id == "_root"]
+            first = value.args[0] if value.args else None
+            if len(roots) != 1 or not (isinstance(first, ast.Constant) and isinstance(first.value, str)):
+                raise _Refusal(value, f"an external-data object {name!r} not in the shape PySD writes "
+                               "(a literal file name and the model folder '_root')", sub)
+            value = ast.Call(func=value.func, args=[a for a in value.args if a not in roots],
+                             keywords=value.keywords)
         self._call_args(value, sub)
 
     def _macro_path(self, call: ast.Call, where: _Where) -> None:
@@ -365,28 +390,67 @@ class _Checker:
         if body and _is_docstring(body[0]):
             body = body[1:]
         comment = _Where(variable, "comment (documentation)")
-        local_names = set(params)
-        for position, stmt in enumerate(body):
+        for stmt in body:
             if isinstance(stmt, ast.Expr):
                 # only a docstring can be a bare expression: text that broke
                 # out of the comment's triple quotes
                 raise _Refusal(stmt, f"code {_describe(stmt, self.source)!r} "
                                "outside the docstring", comment)
-            if isinstance(stmt, ast.Return):
-                if position != len(body) - 1 or stmt.value is None:
-                    raise _Refusal(stmt, "a 'return' that is not the last statement",
-                                   _Where(variable, _body_field(body, position)))
-                self._expr(stmt.value, local_names, where)
-            elif isinstance(stmt, ast.Assign):
-                self._local_assign(stmt, local_names,
-                                   _Where(variable, _body_field(body, position)))
-            else:
-                raise _Refusal(stmt, f"a {type(stmt).__name__} statement "
-                               f"({_describe(stmt, self.source)!r}) inside a "
-                               "component function",
-                               _Where(variable, _body_field(body, position)))
-        if not body or not isinstance(body[-1], ast.Return):
-            raise _Refusal(func, "a component function without a final 'return'", where)
+        self._body(func, body, variable, set(params))
+
+    def _body(self, func: ast.FunctionDef, body: list[ast.stmt], variable: str,
+              local_names: set[str]) -> None:
+        """A component body is ``return <expr>``, or PySD's array assembly::
+
+            value = xr.DataArray(np.nan, {...}, [...])
+            [def_subs|except_subs = xr.zeros_like|ones_like(value, dtype=bool)]
+            value.loc[...] = <expr>  /  value.values[<mask>.values] = <expr>
+            <mask>.loc[...] = True|False
+            return value
+        """
+        where = _Where(variable, "equation")
+        last = body[-1] if body else None
+        if not isinstance(last, ast.Return) or last.value is None:
+            raise _Refusal(last or func, "a component function without a final 'return <value>'",
+                           _Where(variable, _body_field(body, len(body) - 1)))
+        if len(body) == 1:
+            return self._expr(last.value, local_names, where)
+        first = body[0]
+        if not (_assigns(first, "value") and _dotted(first.value.func) == "xr.DataArray"  # type: ignore
+                and len(first.value.args) == 3 and not first.value.keywords  # type: ignore
+                and _dotted(first.value.args[0]) == "np.nan"  # type: ignore
+                and isinstance(first.value.args[1], ast.Dict)  # type: ignore
+                and isinstance(first.value.args[2], ast.List)):  # type: ignore
+            raise _Refusal(first, f"a statement {_describe(first, self.source)!r} where a "
+                           "translation writes 'return' or 'value = xr.DataArray(np.nan, ...)'",
+                           _Where(variable, _body_field(body, 0)))
+        self._call_args(first.value, where)  # type: ignore[arg-type]
+        if not (isinstance(last.value, ast.Name) and last.value.id == "value"):
+            raise _Refusal(last, "an array component that does not return 'value'", where)
+        local_names = local_names | {"value"}
+        for position, stmt in enumerate(body[1:-1], start=1):
+            field = _Where(variable, _body_field(body, position))
+            if any(_assigns(stmt, mask) for mask in ("def_subs", "except_subs")):
+                call = stmt.value  # type: ignore[attr-defined]
+                if not (_dotted(call.func) in ("xr.zeros_like", "xr.ones_like")
+                        and len(call.args) == 1 and isinstance(call.args[0], ast.Name)
+                        and call.args[0].id == "value" and len(call.keywords) == 1
+                        and call.keywords[0].arg == "dtype"
+                        and isinstance(call.keywords[0].value, ast.Name)
+                        and call.keywords[0].value.id == "bool"):
+                    raise _Refusal(stmt, f"assignment {_describe(stmt, self.source)!r}", field)
+                local_names = local_names | {stmt.targets[0].id}  # type: ignore[attr-defined]
+                continue
+            target = stmt.targets[0] if isinstance(stmt, ast.Assign) and len(stmt.targets) == 1 else None
+            if (isinstance(target, ast.Subscript) and isinstance(target.value, ast.Attribute)
+                    and target.value.attr in ("loc", "values")
+                    and isinstance(target.value.value, ast.Name)
+                    and target.value.value.id in local_names - FUNCTION_ARGS):
+                self._expr(target.slice, local_names, field)
+                self._expr(stmt.value, local_names, field)  # type: ignore[union-attr]
+                continue
+            raise _Refusal(stmt, f"a statement {_describe(stmt, self.source)!r} inside a "
+                           "component function that no translation writes", field)
 
     def _decorators(self, func: ast.FunctionDef, variable: str) -> None:
         decos = func.decorator_list
@@ -429,24 +493,6 @@ class _Checker:
                 continue
             raise _Refusal(elt, f"limit {_describe(elt, self.source)!r}", where)
 
-    def _local_assign(self, stmt: ast.Assign, local_names: set[str], where: _Where) -> None:
-        if len(stmt.targets) != 1:
-            raise _Refusal(stmt, "a chained assignment", where)
-        target = stmt.targets[0]
-        if isinstance(target, ast.Name) and target.id in FUNCTION_LOCALS:
-            self._expr(stmt.value, local_names, where)
-            local_names.add(target.id)
-            return
-        if (isinstance(target, ast.Subscript) and isinstance(target.value, ast.Attribute)
-                and target.value.attr in ("loc", "values")
-                and isinstance(target.value.value, ast.Name)
-                and target.value.value.id in FUNCTION_LOCALS
-                and target.value.value.id in local_names):
-            self._expr(target.slice, local_names, where)
-            self._expr(stmt.value, local_names, where)
-            return
-        raise _Refusal(stmt, f"assignment to {_describe(target, self.source)!r}", where)
-
     # -- expressions ---------------------------------------------------
     def _call_args(self, call: ast.Call, where: _Where, local_names: Iterable[str] = ()) -> None:
         for arg in call.args:
@@ -456,11 +502,38 @@ class _Checker:
                 raise _Refusal(kw, "'**' argument unpacking", where)
             self._expr(kw.value, set(local_names), where)
 
+    def _method_call(self, call: ast.Call, where: _Where) -> list[ast.AST]:
+        """Check ``<value>.<method>(...)`` against the one shape PySD writes; return the
+        sub-expressions still to check."""
+        method, args, kws = call.func.attr, call.args, call.keywords  # type: ignore[attr-defined]
+        receiver = call.func.value  # type: ignore[attr-defined]
+        if method == "rename":
+            ok = (len(args) == 1 and not kws and isinstance(args[0], ast.Dict)
+                  and all(k is not None and _is_str(k) for k in args[0].keys)
+                  and all(_is_str(v) for v in args[0].values))
+            rest: list[ast.AST] = []
+        elif method == "transpose":
+            ok, rest = bool(args) and not kws and all(_is_str(a) for a in args), []
+        elif method == "reset_coords":
+            ok = (not args and len(kws) == 1 and kws[0].arg == "drop"
+                  and isinstance(kws[0].value, ast.Constant) and kws[0].value.value is True)
+            rest = []
+        else:  # expand_dims({'dim': coords}, axis)
+            ok = (len(args) == 2 and not kws and isinstance(args[0], ast.Dict)
+                  and all(k is not None and _is_str(k) for k in args[0].keys)
+                  and isinstance(args[1], ast.Constant) and type(args[1].value) is int)
+            rest = list(args[0].values) if ok else []  # type: ignore[union-attr]
+        if not ok:
+            raise _Refusal(call, f"a call of '.{method}' in a shape no translation writes "
+                           f"({_describe(call, self.source)!r})", where)
+        return [receiver, *rest]
+
     def _name_ok(self, name: str, local_names: set[str]) -> bool:
-        if name in ("Path", "component", "__file__", "Component") or name in OBJECT_FIELDS:
-            return False  # only inside the fixed preamble / as module-level objects
-        if name == "__data":
-            return True
+        if (name in ("Path", "component", "__file__", "Component", "_root", "_params")
+                or name in _SUBSCRIPTED_PREAMBLE or name in OBJECT_FIELDS):
+            # only inside the fixed preamble, as module-level objects, as the
+            # '_root' argument of external objects, or as name['literal']
+            return False
         if name.startswith("__"):
             return False
         if name in SAFE_BUILTINS or name in self.imported_names:
@@ -484,6 +557,8 @@ class _Checker:
                 if isinstance(node.value, (bytes, type(Ellipsis))):
                     raise _Refusal(node, f"constant {node.value!r}", where)
             elif isinstance(node, ast.Name):
+                if node.id in ("inf", "nan") and node.id not in self.module_names:
+                    raise _Refusal(node, _NON_FINITE, where)
                 if not isinstance(node.ctx, ast.Load) or not self._name_ok(node.id, local_names):
                     raise _Refusal(node, f"name {node.id!r}", where)
             elif isinstance(node, ast.Attribute):
@@ -493,9 +568,20 @@ class _Checker:
                     if dotted not in MODULE_ATTRIBUTES and dotted not in _MODULE_PREFIXES:
                         raise _Refusal(node, f"attribute {dotted!r}", where)
                     continue
-                if node.attr.startswith("_") or node.attr not in VALUE_ATTRIBUTES:
+                if node.attr in TIME_ATTRIBUTES and _is_preamble_item(node.value, "__data", "time"):
+                    continue
+                if node.attr not in VALUE_ATTRIBUTES:
                     raise _Refusal(node, f"attribute {node.attr!r}", where)
                 stack.append(node.value)
+            elif (isinstance(node, ast.Subscript) and isinstance(node.value, ast.Name)
+                  and node.value.id in _SUBSCRIPTED_PREAMBLE):
+                if not _is_preamble_item(node, node.value.id, None):
+                    self._expr(node.slice, local_names, where)  # report a payload as such first
+                    raise _Refusal(node, f"'{node.value.id}' indexed by something other than a "
+                                   "literal name", where)
+            elif (isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute)
+                  and node.func.attr in VALUE_METHODS):
+                stack.extend(self._method_call(node, where))
             elif isinstance(node, ast.Call):
                 for kw in node.keywords:
                     if kw.arg is None:
@@ -524,6 +610,27 @@ class _Checker:
             else:
                 raise _Refusal(node, f"a {type(node).__name__} expression "
                                f"({_describe(node, self.source)!r})", where)
+
+
+def _assigns(stmt: ast.stmt, name: str) -> bool:
+    """``name = <call>``."""
+    return (isinstance(stmt, ast.Assign) and len(stmt.targets) == 1
+            and isinstance(stmt.targets[0], ast.Name) and stmt.targets[0].id == name
+            and isinstance(stmt.value, ast.Call))
+
+
+def _is_str(node: ast.AST) -> bool:
+    return isinstance(node, ast.Constant) and isinstance(node.value, str)
+
+
+def _is_preamble_item(node: ast.AST, name: str, key: Optional[str]) -> bool:
+    """``name['key']`` (any literal string key when *key* is None)."""
+    return (isinstance(node, ast.Subscript) and isinstance(node.value, ast.Name)
+            and node.value.id == name and _is_str(node.slice)
+            and (key is None or node.slice.value == key))  # type: ignore[attr-defined]
+
+
+_NON_FINITE = "a non-finite number"
 
 
 def _is_docstring(stmt: ast.stmt) -> bool:
@@ -759,6 +866,10 @@ def _check(source: str, model_file: str) -> list[str]:
         if located is not None and located.field != "equation":
             where = _Where(located.variable or where.variable, located.field, located.kind)
         line = getattr(refusal.node, "lineno", None)
+        if refusal.what == _NON_FINITE:
+            var = f"variable {where.variable!r}" if where.variable else "a variable"
+            raise ModelLoadError(f"{model_file}: the equation of {var} has a number that is not finite "
+                                 "(a value beyond 1.8e308 such as 1e999, or NaN); write a finite number") from None
         origin = f" at line {line} of the translation" if line else ""
         log.warning("refused translation of %s: %s", model_file, refusal.what)
         raise _refuse(model_file, where, f"found {refusal.what}", origin) from None
@@ -797,44 +908,61 @@ def check_translated_source(source: str, *, model_file: str) -> None:
     _check(source, model_file)
 
 
-def check_translated_file(py_path: Union[str, Path], model_file: Union[str, Path]) -> None:
-    """Check a translated module and every macro module it loads.
+def check_translated_sources(main: str, files: Mapping[str, bytes], *, model_file: str) -> dict[str, str]:
+    """Check the module *main* of a translation and every macro module it loads.
 
     Parameters
     ----------
-    py_path : str or pathlib.Path
-        The translated main module.
-    model_file : str or pathlib.Path
+    main : str
+        File name of the translated main module (``"model.py"``).
+    files : mapping of str to bytes
+        The files of the translation (name -> bytes), already read; nothing is
+        read from disk, so the text checked is the text the caller will run.
+    model_file : str
         The model file it was translated from (for messages).
+
+    Returns
+    -------
+    dict
+        ``{file name: source text}`` of the checked modules.
 
     Raises
     ------
     UnsafeModelError
-        If any of the modules fails :func:`check_translated_source`, or a
-        referenced macro module is missing.
+        If any of the modules fails :func:`check_translated_source`, declares
+        an encoding other than UTF-8, or a referenced macro module is missing.
     """
-    py_path, model_file = Path(py_path), str(model_file)
-    todo, seen = [py_path], set()
+    todo, checked = [main], {}
     while todo:
-        path = todo.pop()
-        if path in seen:
+        name = todo.pop()
+        if name in checked:
             continue
-        seen.add(path)
         try:
-            data = path.read_bytes()
+            data = files[name]
             encoding, _ = tokenize.detect_encoding(io.BytesIO(data).readline)
             if encoding not in ("utf-8", "utf-8-sig"):
                 raise UnsafeModelError(
-                    f"Refusing to load model {model_file!r}: its translation {path.name!r} "
+                    f"Refusing to load model {model_file!r}: its translation {name!r} "
                     f"declares the source encoding {encoding!r}. Nothing from this file has "
                     "been run.")
             source = data.decode(encoding)
-        except (OSError, UnicodeDecodeError, SyntaxError) as exc:
+        except (KeyError, UnicodeDecodeError, SyntaxError) as exc:
             raise UnsafeModelError(
                 f"Refusing to load model {model_file!r}: cannot read its translation "
-                f"{str(path)!r} ({exc}).") from None
-        for name in _check(source, model_file):
-            todo.append(path.parent / name)
+                f"{name!r} ({exc.__class__.__name__}). Nothing from this file has been run.") from None
+        checked[name] = source
+        todo.extend(_check(source, model_file))
+    return checked
+
+
+def check_translated_file(py_path: Union[str, Path], model_file: Union[str, Path]) -> None:
+    """Check a translated module file and every macro module next to it that it loads.
+
+    See :func:`check_translated_sources`; this reads the files first.
+    """
+    py_path = Path(py_path)
+    files = {p.name: p.read_bytes() for p in py_path.parent.glob("*.py") if p.is_file()}
+    check_translated_sources(py_path.name, files, model_file=str(model_file))
 
 
 # ---------------------------------------------------------------------------
@@ -849,11 +977,46 @@ _EVAL_MODULES = ("pysd.translators.vensim.vensim_element",
 _guard_lock = threading.RLock()
 
 
+_ARITHMETIC = (ast.Expression, ast.Constant, ast.Tuple, ast.List, ast.UnaryOp, ast.BinOp,
+               ast.UAdd, ast.USub, ast.Add, ast.Sub, ast.Mult, ast.Div, ast.Load)
+_NUMBER = re.compile(r"\s*[-+]?[0-9][0-9_]*\.?[0-9_]*(?:[eE][-+]?[0-9]+)?\s*")
+
+
+def literal_value(text: Any) -> Any:
+    """Evaluate *text* if it is a literal or plain arithmetic on number literals.
+
+    Accepts what PySD's translator evaluates in genuine models: numbers,
+    strings, tuples/lists of them (lookup points and ranges) and ``+ - * /``
+    between numbers (``0.05+0.05``). No names, calls, attributes or powers.
+
+    Raises
+    ------
+    ValueError
+        For anything else.
+    """
+    if not isinstance(text, str):
+        return ast.literal_eval(text)
+    tree = ast.parse(text.strip(), mode="eval")
+    for node in ast.walk(tree):
+        if not isinstance(node, _ARITHMETIC):
+            raise ValueError(f"not a literal: {type(node).__name__}")
+        if isinstance(node, ast.Constant) and not isinstance(node.value, (int, float, str)):
+            raise ValueError("not a number or string")
+        if isinstance(node, ast.BinOp) and not all(
+                isinstance(side, (ast.Constant, ast.BinOp, ast.UnaryOp)) for side in (node.left, node.right)):
+            raise ValueError("arithmetic on something other than numbers")
+    if not any(isinstance(node, ast.BinOp) for node in ast.walk(tree)):
+        return ast.literal_eval(tree)
+    # only number literals and + - * / remain: evaluating is harmless
+    return eval(compile(tree, "<model number>", "eval"), {"__builtins__": {}}, {})  # noqa: S307
+
+
 def _literal_evaluator(model_file: str) -> Any:
     def literal_eval(text: Any, *_: Any) -> Any:
         try:
-            return ast.literal_eval(text)
-        except (ValueError, TypeError, SyntaxError, MemoryError, RecursionError):
+            return literal_value(text)
+        except (ValueError, TypeError, SyntaxError, MemoryError, RecursionError, ZeroDivisionError,
+                OverflowError):
             text = str(text)
             shown = " ".join(text.split())
             shown = shown if len(shown) <= 120 else shown[:117] + "..."
@@ -861,8 +1024,15 @@ def _literal_evaluator(model_file: str) -> Any:
                      or _locate_in_model(model_file, text[:60]))
             var = (f"variable {where.variable!r}" if where and where.variable
                    else "a variable")
+            if _NUMBER.fullmatch(text):
+                raise ModelLoadError(
+                    f"{model_file}: the equation of {var} holds a number of {len(text.strip())} "
+                    f"characters ({shown[:40]!r}); Python reads integers of at most "
+                    f"{sys.get_int_max_str_digits() or 'unlimited'} digits. Write it with an exponent "
+                    "(1.5e300).") from None
+            field = "lookup field" if "(" in text or "[" in text else "equation"
             raise UnsafeModelError(
-                f"Refusing to load model {model_file!r}: the lookup field of {var} holds "
+                f"Refusing to load model {model_file!r}: the {field} of {var} holds "
                 f"{shown!r}, which is not a literal value (a lookup range, lookup point, "
                 "number or string); PySD's translator would evaluate it as Python code. "
                 "Nothing from this file has been run. Lookup ranges must look like "
@@ -908,13 +1078,13 @@ def guarded_translation(model_file: Union[str, Path]) -> Iterator[None]:
             module.eval = evaluator  # type: ignore[attr-defined]
         try:
             yield
-        except UnsafeModelError:
+        except ModelLoadError:
             raise
         except Exception as exc:
             # parsimonious wraps errors raised by visitors in VisitationError
             cause: Optional[BaseException] = exc
             while cause is not None:
-                if isinstance(cause, UnsafeModelError):
+                if isinstance(cause, ModelLoadError):
                     raise cause from None
                 cause = cause.__cause__ or cause.__context__
             raise

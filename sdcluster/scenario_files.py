@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import math
+import re
 import stat
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -70,6 +71,12 @@ class _UniqueKeyLoader(yaml.SafeLoader):
 
 
 _UniqueKeyLoader.add_constructor("tag:yaml.org,2002:map", _UniqueKeyLoader.construct_yaml_map)
+# PyYAML implements YAML 1.1, where '1.0e7' and '1e7' are text (the exponent needs a sign
+# and the mantissa a dot); people write them as numbers, and YAML 1.2 reads them so.
+_UniqueKeyLoader.add_implicit_resolver(
+    "tag:yaml.org,2002:float",
+    re.compile(r"^[-+]?(?:[0-9][0-9_]*(?:\.[0-9_]*)?|\.[0-9_]+)[eE][-+]?[0-9]+$"),
+    list("-+0123456789."))
 
 
 def _read_yaml(path: Path, label: str) -> tuple[Any, str, str]:
@@ -106,6 +113,19 @@ def _read_yaml(path: Path, label: str) -> tuple[Any, str, str]:
     except (ValueError, TypeError, OverflowError) as exc:  # odd scalars (e.g. timestamps out of range)
         raise ScenarioError(f"{label}: invalid YAML value: {exc}") from None
     return doc, _question(text), hashlib.sha256(raw).hexdigest()
+
+
+def _kind(value: Any) -> str:
+    """What a YAML document is, without its content."""
+    if isinstance(value, str):
+        return f"plain text ({len(value)} characters)"
+    if isinstance(value, list):
+        return f"a list ({len(value)} items)"
+    if isinstance(value, bool) or value is None:
+        return "a single value"
+    if isinstance(value, (int, float)):
+        return "a number"
+    return f"a {type(value).__name__}"
 
 
 def _question(text: str) -> str:
@@ -492,8 +512,10 @@ class _Resolver:
             raise ScenarioError(f"{label}: the file is empty; expected a mapping with fields "
                                 f"{', '.join(FIELDS)} (or 'scenarios:' for a set)")
         if not isinstance(doc, Mapping):
-            raise ScenarioError(f"{label}: expected a mapping with fields {', '.join(FIELDS)} "
-                                f"(or 'scenarios:' for a set), got {_describe_value(doc)}")
+            # name the kind of content only: the file may not be a scenario at all
+            # (an 'extends' pointing at /etc/passwd), and its text is not ours to show
+            raise ScenarioError(f"{label}: not a scenario file: expected a mapping with fields "
+                                f"{', '.join(FIELDS)} (or 'scenarios:' for a set), got {_kind(doc)}")
         return doc, question, sha, label
 
     def file(self, path: Path, label_from: str = "", field_path: str = "") -> list[Scenario]:
@@ -583,6 +605,9 @@ class _Resolver:
             return _EMPTY, None
         target, sep, member = ref.partition("#")
         target_path = (path.parent / target) if target else path
+        if target and target_path.suffix.lower() not in (".yaml", ".yml"):
+            raise ScenarioError(f"{label}: {field_path}: {_describe_value(target)} is not a scenario file; "
+                                "'extends' names a .yaml or .yml file (optionally with '#NAME')")
         try:
             found = target_path.is_file()
         except (OSError, ValueError):

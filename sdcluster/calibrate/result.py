@@ -193,9 +193,10 @@ class CalibrationResult:
         fig.tight_layout()
         if path is not None:
             from ..io import atomic_write
+            from ..plot import savefig_reproducible
 
             suffix = Path(path).suffix.lstrip(".") or "png"
-            atomic_write(path, lambda tmp: fig.savefig(tmp, format=suffix, dpi=120))
+            atomic_write(path, lambda tmp: savefig_reproducible(fig, tmp, suffix, 120))
         return fig
 
     # -- back to scenarios ------------------------------------------------------------------

@@ -199,3 +199,23 @@ def test_standard_figures_cap_the_number_of_panels(results_module, caplog):
     assert len(visible_axes(figs["trajectories"])) == 2
     assert len(visible_axes(figs["kpis"])) == 2
     assert "first 2 of 3 variables" in caplog.text
+
+
+def test_figures_are_byte_identical_between_runs(tmp_path):
+    """Issue 18 item 7: no dates or random ids in SVG/PDF output."""
+    import matplotlib.pyplot as plt
+
+    from sdcluster.plot import save_figure
+
+    def draw(folder):
+        fig, ax = plt.subplots()
+        ax.plot([0, 1, 2], [1, 3, 2], label="firms")
+        ax.fill_between([0, 1, 2], [0, 2, 1], [2, 4, 3], alpha=0.3)  # clip paths get ids
+        ax.set_xlabel("time [Year]")
+        ax.legend()
+        folder.mkdir()
+        paths = save_figure(fig, folder, "f", formats=("svg", "pdf", "png"))
+        plt.close(fig)
+        return [p.read_bytes() for p in paths]
+
+    assert draw(tmp_path / "a") == draw(tmp_path / "b")

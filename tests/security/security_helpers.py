@@ -12,29 +12,19 @@ MARKER_ENV = "SDC_HOSTILE_MARKER"
 
 
 def translate_only(model: Path, workdir: Path) -> Path:
-    """Translate *model* with PySD inside *workdir* under the eval guard; never import it.
+    """Translate *model* inside *workdir* the way sdcluster does (eval guard, neutralised
+    comments, data-file policy); never import it.
 
     Returns the translated main module. Used to test the allow-list on real
     PySD output independently of the cache.
     """
-    from pysd.builders.python.python_model_builder import ModelBuilder
-
-    from sdcluster.safety import guarded_translation
+    from sdcluster.translate import _translate_without_import, model_format
 
     copy = workdir / model.name
     shutil.copy(model, copy)
-    with guarded_translation(copy), warnings.catch_warnings():
+    with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        if copy.suffix == ".mdl":
-            from pysd.translators.vensim.vensim_file import VensimFile
-
-            parsed = VensimFile(copy)
-        else:
-            from pysd.translators.xmile.xmile_file import XmileFile
-
-            parsed = XmileFile(copy)
-        parsed.parse()
-        return Path(ModelBuilder(parsed.get_abstract_model()).build_model())
+        return _translate_without_import(copy, model_format(copy), model)[0]
 
 
 def cache_entries(cache: Path) -> list[Path]:

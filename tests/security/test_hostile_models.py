@@ -26,9 +26,6 @@ from sdcluster.safety import check_translated_source
 
 #: file -> (field named in the error, variable named in the error)
 EXPLOITS = {
-    "comment_triple_quotes.mdl": ("comment", "stock"),
-    "comment_backslash_lines.mdl": ("comment", "stock"),
-    "comment_fullwidth_unicode.mdl": ("comment", "stock"),
     "lookup_range.mdl": ("lookup", "rate tab"),
     "with_lookup_range.mdl": ("lookup", "rate"),
     "subscript_name.mdl": ("subscript", "reg"),
@@ -36,10 +33,20 @@ EXPLOITS = {
     "macro_name.mdl": ("macro", "MY"),
     "data_file_arguments.mdl": ("data-file arguments", "rate"),
     "data_variable_name.mdl": ("name", "rate"),
-    "xmile_doc_triple_quotes.xmile": ("comment", "firms"),
-    "xmile_doc_numeric_entity.xmile": ("comment", "firms"),
     "xmile_dimension_name.xmile": ("subscript", "arr"),
 }
+#: comments that break out of PySD's docstring: sdcluster neutralises the text before
+#: PySD writes it (issue 18), so these load, run, and keep the payload as inert text.
+NEUTRALISED = {
+    "comment_triple_quotes.mdl": "stock",
+    "comment_backslash_lines.mdl": "stock",
+    "comment_fullwidth_unicode.mdl": "stock",
+    "xmile_doc_triple_quotes.xmile": "firms",
+    "xmile_doc_numeric_entity.xmile": "firms",
+}
+#: the rename breakouts of issue 18, tested in test_comment_breakout.py
+RENAME = ["rename_comment.mdl", "rename_macro_comment.mdl", "rename_xmile_doc_newlines.xmile",
+          "rename_xmile_entity.xmile"]
 INERT = ["inert_units.mdl", "inert_name.mdl", "xmile_inert_units.xmile", "xmile_inert_name.xmile"]
 
 PAYLOAD = '__import__("pathlib").Path(__import__("os").environ.get("SDC_HOSTILE_MARKER")).touch()'
@@ -67,7 +74,7 @@ print(json.dumps(ran))
 
 def test_corpus_is_complete() -> None:
     on_disk = {p.name for p in HOSTILE.iterdir() if p.suffix in (".mdl", ".xmile")}
-    assert on_disk == set(EXPLOITS) | set(INERT)
+    assert on_disk == set(EXPLOITS) | set(NEUTRALISED) | set(INERT) | set(RENAME)
     for name in on_disk:
         text = (HOSTILE / name).read_text(encoding="utf-8")
         assert "SDC_HOSTILE_MARKER" in text.upper(), name
@@ -76,14 +83,14 @@ def test_corpus_is_complete() -> None:
 @pytest.mark.slow
 def test_plain_pysd_runs_the_payloads(tmp_path: Path) -> None:
     """Control: without sdcluster, every exploit really runs (and no inert file does)."""
-    names = sorted(EXPLOITS) + INERT
+    names = sorted(EXPLOITS) + sorted(NEUTRALISED) + INERT
     env = {**os.environ, "HOSTILE_DIR": str(HOSTILE)}
     env.pop(MARKER_ENV, None)
     out = subprocess.run([sys.executable, "-c", _PLAIN_PYSD, str(tmp_path), *names],
                          capture_output=True, text=True, env=env, timeout=300)
     assert out.returncode == 0, out.stderr[-2000:]
     ran = json.loads(out.stdout.strip().splitlines()[-1])
-    assert {n for n, r in ran.items() if r} == set(EXPLOITS)
+    assert {n for n, r in ran.items() if r} == set(EXPLOITS) | set(NEUTRALISED)
 
 
 @pytest.mark.parametrize("name", sorted(EXPLOITS))
@@ -98,6 +105,15 @@ def test_exploit_is_refused(name: str, cache_dir: Path, marker: Path) -> None:
     assert "Nothing from this file has been run" in message or "nothing from this file has been run" in message
     assert not marker.exists(), "the payload ran"
     assert cache_entries(cache_dir) == [], "a refused translation was left in the cache"
+
+
+@pytest.mark.parametrize("name", sorted(NEUTRALISED))
+def test_breakout_comment_is_kept_as_text(name: str, cache_dir: Path, marker: Path) -> None:
+    model = sdcluster.load_model(HOSTILE / name)
+    assert model.run().sizes["time"] == 3
+    assert not marker.exists(), "the payload ran"
+    description = {v.name: v.description for v in model.variables}[NEUTRALISED[name]]
+    assert "SDC_HOSTILE_MARKER" in description.upper(), description
 
 
 @pytest.mark.parametrize("name", INERT)
