@@ -2,12 +2,7 @@
 from __future__ import annotations
 
 import argparse
-import logging
 from pathlib import Path
-
-log = logging.getLogger(__name__)
-
-SCENARIO_SUFFIXES = (".yaml", ".yml")
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:

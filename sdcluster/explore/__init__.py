@@ -20,8 +20,6 @@ log = logging.getLogger(__name__)
 
 __all__ = ["Explorer", "Result", "View", "build_explorer", "default_uncertainty", "serve"]
 
-SCENARIO_SUFFIXES = (".yaml", ".yml")
-
 
 def default_uncertainty(first_scenario: str | Path, model_name: str) -> Path | None:
     """``uncertainty/<model>.yaml`` next to the first scenario file, if it exists."""
@@ -53,6 +51,7 @@ def build_explorer(targets: Sequence[str], *, uncertain: str | Path | None = Non
     SdclusterError
         Bad files, a model that cannot be loaded, or scenarios of different models.
     """
+    from ..ensemble import SCENARIO_SUFFIXES
     from ..errors import ParameterError
     from ..model import load_model
     from ..sampling import load_uncertain

@@ -23,8 +23,8 @@ from .session import BAND, EXPLORED, Explorer, Result, View
 log = logging.getLogger(__name__)
 
 #: Colours of the life-cycle stage bands.
-STAGE_COLOURS = {"emergence": "#9ecae1", "growth": "#a1d99b", "maturity": "#fdd0a2", "decline": "#fcae91",
-                 "renewal": "#dadaeb"}
+STAGE_COLOURS = {"emergence": "#deebf7", "growth": "#e5f5e0", "maturity": "#fef0d9", "decline": "#fde0dd",
+                 "renewal": "#efedf5"}
 EXPLORED_COLOUR = "#1f5fa8"
 REFERENCE_COLOUR = "#555555"
 
@@ -74,8 +74,9 @@ def _controls(explorer: Explorer) -> list[Any]:
         out.append(html.Fieldset([html.Legend(explorer.model.info(py).name), *rows], className="instrument"))
     uncertain = [c for c in explorer.controls if c.role == "uncertain"]
     if uncertain:
-        out.append(html.Fieldset([html.Legend(f"Assumptions (central run; band: {explorer.samples.n} "
-                                              "sampled runs)"), *[_control_row(c) for c in uncertain]],
+        note = html.P(f"Values of the central run; the band samples each distribution ({explorer.samples.n} "
+                      "runs).", className="note")
+        out.append(html.Fieldset([html.Legend("Assumptions"), note, *[_control_row(c) for c in uncertain]],
                                  className="instrument"))
     return out
 
@@ -154,7 +155,7 @@ def figure(explorer: Explorer, result: Result, outputs: list[str], reference: st
                                      hoverinfo="skip", showlegend=False, meta={"variable": name, "role": "high"},
                                      legendgroup="band"), row=i, col=1)
             fig.add_trace(go.Scatter(x=t, y=result.low[name].values, mode="lines", line={"width": 0},
-                                     fill="tonexty", fillcolor="rgba(31,95,168,0.18)", name=band_label,
+                                     fill="tonexty", fillcolor="rgba(31,95,168,0.22)", name=band_label,
                                      showlegend=first, legendgroup="band", meta={"variable": name, "role": "low"}),
                           row=i, col=1)
         fig.add_trace(go.Scatter(x=t, y=result.central[name].sel(scenario=reference).values, mode="lines",
@@ -166,7 +167,7 @@ def figure(explorer: Explorer, result: Result, outputs: list[str], reference: st
                                  legendgroup="explored", meta={"variable": name, "role": "explored"}), row=i, col=1)
         fig.update_yaxes(title_text=m.info(name).units, row=i, col=1)
     for st in result.stages:
-        fig.add_vrect(x0=st.start, x1=st.end, fillcolor=STAGE_COLOURS.get(st.name, "#eeeeee"), opacity=0.35,
+        fig.add_vrect(x0=st.start, x1=st.end, fillcolor=STAGE_COLOURS.get(st.name, "#f0f0f0"), opacity=0.8,
                       layer="below", line_width=0, row="all", col=1)
         fig.add_annotation(x=(st.start + st.end) / 2, y=0.99, xref="x", yref="y domain", yanchor="top",
                            text=st.name, showarrow=False, font={"size": 11, "color": "#444"})
@@ -203,6 +204,20 @@ def cards(explorer: Explorer, result: Result, reference: str) -> list[html.Div]:
 
 
 # --------------------------------------------------------------------------- app
+def update_view(explorer: Explorer, values: dict, reference: str, kpi: str, outputs: list[str] | None) -> tuple:
+    """What the page shows for a view: figure, five cards, status, KPI message, link (the view callback)."""
+    view = View(values, reference, kpi, tuple(explorer.output_names(outputs or [])))
+    try:
+        explorer.kpi(kpi)
+    except SdclusterError as exc:
+        return (no_update,) * 7 + (str(exc), no_update)
+    result = explorer.evaluate(view)
+    status = (f"updated in {result.seconds:.2f} s ({result.runs} sampled runs + central run)" if result.runs
+              else f"updated in {result.seconds:.2f} s")
+    return (figure(explorer, result, list(view.outputs), reference), *cards(explorer, result, reference), status,
+            "", view.query())
+
+
 def create_app(explorer: Explorer) -> Dash:
     """The Dash app of *explorer* (serve ``app.server`` with any WSGI server)."""
     app = Dash(__name__, title=f"sdcluster explore: {explorer.model.path.name}", update_title=None,
@@ -254,16 +269,7 @@ def create_app(explorer: Explorer) -> Dash:
     )(_guarded(on_controls, 7, 8))
 
     def on_view(values, reference, kpi, outputs):
-        view = View(values, reference, kpi, tuple(explorer.output_names(outputs or [])))
-        try:
-            explorer.kpi(kpi)
-        except SdclusterError as exc:
-            return (no_update,) * 7 + (str(exc), no_update)
-        result = explorer.evaluate(view)
-        status = (f"updated in {result.seconds:.2f} s ({result.runs} sampled runs + central run)" if result.runs
-                  else f"updated in {result.seconds:.2f} s")
-        return (figure(explorer, result, list(view.outputs), reference), *cards(explorer, result, reference), status,
-                "", view.query())
+        return update_view(explorer, values, reference, kpi, outputs)
 
     app.callback(
         Output("chart", "figure"), Output("card-kpi", "children"), Output("card-gain", "children"),

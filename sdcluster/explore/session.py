@@ -40,7 +40,7 @@ from ..errors import ParameterError, ScenarioError, SdclusterError, suggest
 from ..io import atomic_write_text, write_dataset
 from ..lifecycle import Stage, StageError, stages
 from ..model import bundled_models
-from ..scenario import Policy, Scenario, scenario_from_dict
+from ..scenario import TIME_FIELDS, Policy, Scenario, scenario_from_dict
 from ..schedules import Step
 from .controls import Control, base_value_of, instrument_controls, instruments, uncertain_controls
 
@@ -148,6 +148,10 @@ class Explorer:
         if EXPLORED in names:
             raise ScenarioError(f"a scenario may not be called {EXPLORED!r} here: the explorer uses that label "
                                 "for the setting being explored")
+        grids = {s.name: {k: s.time.get(k) for k in TIME_FIELDS} for s in scenarios}
+        if len({tuple(g.values()) for g in grids.values()}) > 1:
+            raise ScenarioError("the scenarios differ in their time settings, so their runs cannot be compared "
+                                f"time by time: {grids}; give them the same 'time:'")
         self.scenarios = {s.name: s for s in scenarios}
         self.default_reference = _pick_reference(scenarios)
         self.base = next((s for s in scenarios if s.name != self.default_reference), scenarios[0])

@@ -131,3 +131,13 @@ def test_a_bare_model_with_an_instrument_and_no_band(tmp_path, small_dir):
     assert res.cards["explored"] == pytest.approx(float(direct["stock_a"][-1]), rel=1e-12)
     with pytest.raises(ParameterError, match="no parameter of that name"):
         build_explorer([str(small_dir / "functions.mdl")], extra_instruments=["stepheight"])
+
+
+def test_scenarios_on_different_time_grids_are_refused(small_explorer, small_dir):
+    from sdcluster.explore.session import Explorer
+    from sdcluster.scenario import scenario_from_dict
+
+    short = scenario_from_dict({"name": "short", "time": {"final_time": 20}}, base_dir=small_dir)
+    longer = scenario_from_dict({"name": "longer"}, base_dir=small_dir)
+    with pytest.raises(ScenarioError, match="differ in their time settings.*'final_time': 20"):
+        Explorer(small_explorer.model, [short, longer])
