@@ -12,6 +12,7 @@ import math
 from pathlib import Path
 from typing import Any, Callable
 
+import numpy as np
 import plotly.graph_objects as go
 from dash import ALL, Dash, Input, Output, State, ctx, dcc, html, no_update
 from plotly.subplots import make_subplots
@@ -23,8 +24,8 @@ from .session import BAND, EXPLORED, Explorer, Result, View
 log = logging.getLogger(__name__)
 
 #: Colours of the life-cycle stage bands.
-STAGE_COLOURS = {"emergence": "#deebf7", "growth": "#e5f5e0", "maturity": "#fef0d9", "decline": "#fde0dd",
-                 "renewal": "#efedf5"}
+STAGE_COLOURS = {"emergence": "#c6dbef", "growth": "#c7e9c0", "maturity": "#fdd9a8", "decline": "#fcbba1",
+                 "renewal": "#dadaeb"}
 EXPLORED_COLOUR = "#1f5fa8"
 REFERENCE_COLOUR = "#555555"
 
@@ -165,14 +166,21 @@ def figure(explorer: Explorer, result: Result, outputs: list[str], reference: st
         fig.add_trace(go.Scatter(x=t, y=result.central[name].sel(scenario=EXPLORED).values, mode="lines",
                                  name="explored", line={"color": EXPLORED_COLOUR, "width": 2.5}, showlegend=first,
                                  legendgroup="explored", meta={"variable": name, "role": "explored"}), row=i, col=1)
-        fig.update_yaxes(title_text=m.info(name).units, row=i, col=1)
-    for st in result.stages:
-        fig.add_vrect(x0=st.start, x1=st.end, fillcolor=STAGE_COLOURS.get(st.name, "#f0f0f0"), opacity=0.8,
-                      layer="below", line_width=0, row="all", col=1)
-        fig.add_annotation(x=(st.start + st.end) / 2, y=0.99, xref="x", yref="y domain", yanchor="top",
-                           text=st.name, showarrow=False, font={"size": 11, "color": "#444"})
+        shown = [result.central[name].values] + ([result.low[name].values, result.high[name].values]
+                                                  if result.low is not None and result.high is not None else [])
+        lo, hi = (float(f(np.concatenate([a.ravel() for a in shown]))) for f in (np.nanmin, np.nanmax))
+        pad = (hi - lo) or abs(hi) or 1.0
+        # headroom above the data for the stage strip
+        fig.update_yaxes(title_text=m.info(name).units, range=[lo - 0.04 * pad, hi + 0.14 * pad], row=i, col=1)
+    for k, st in enumerate(result.stages):  # a coloured strip at the top of each chart, a line between stages
+        fig.add_vrect(x0=st.start, x1=st.end, y0=0.93, y1=1.0, fillcolor=STAGE_COLOURS.get(st.name, "#d9d9d9"),
+                      opacity=0.9, layer="below", line_width=0, row="all", col=1)
+        if k:
+            fig.add_vline(x=st.start, line={"color": "#999", "width": 1, "dash": "dot"}, row="all", col=1)
+        fig.add_annotation(x=(st.start + st.end) / 2, y=0.995, xref="x", yref="y domain", yanchor="top",
+                           text=st.name, showarrow=False, font={"size": 11, "color": "#333"})
     fig.update_xaxes(title_text=f"time [{m.time_units}]", row=n, col=1)
-    fig.update_layout(height=250 * n + 110, margin={"l": 60, "r": 20, "t": 60, "b": 50}, template="plotly_white",
+    fig.update_layout(height=250 * n + 110, margin={"l": 60, "r": 20, "t": 40, "b": 50}, template="plotly_white",
                       legend={"orientation": "h", "y": -0.12 if n == 1 else -0.06, "x": 0},
                       uirevision="keep")
     return fig

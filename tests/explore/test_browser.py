@@ -11,6 +11,7 @@ import pytest
 import xarray as xr
 
 from sdcluster.cli import main
+from sdcluster.lifecycle import STAGES, stages
 from sdcluster.schedules import Step
 
 pytestmark = pytest.mark.browser
@@ -73,6 +74,11 @@ def test_typing_and_sliding_update_chart_and_cards_to_direct_runs(page, small_ur
     np.testing.assert_allclose(page.evaluate(TRACE_JS, ["stock_a", "reference"]), reference, rtol=1e-9)
     assert card(page, "card-gain") == pytest.approx(expected[-1] - reference[-1], rel=1e-9)
     assert page.evaluate(TRACE_JS, ["stock_a", "low"]) is not None  # the band is drawn
+    # life-cycle stage labels: those of the explored trajectory (sdcluster.lifecycle)
+    labels = page.evaluate("() => document.querySelector('#chart .js-plotly-plot').layout.annotations"
+                           ".map(a => a.text)")
+    run = xr.DataArray(expected, coords={"time": np.arange(0, 40.25, 0.25)}, dims="time", name="stock_a")
+    assert [a for a in labels if a in STAGES] == [st.name for st in stages(run)]
 
     # the slider: keyboard on its thumb moves the start by two steps of 0.5 years
     thumb = page.locator("[id*='growth_rate.start'] [role=slider]")
