@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import argparse
+import logging
 from pathlib import Path
 
 
@@ -39,6 +40,8 @@ def run(args: argparse.Namespace) -> int:
     explorer = build_explorer([str(t) for t in args.target], uncertain=args.uncertain,
                               use_uncertainty=not args.no_uncertainty, runs=args.runs,
                               extra_instruments=args.instrument, save_dir=args.save_dir)
+    # one line per change from the ensemble layer would drown the terminal; failures still show
+    logging.getLogger("sdcluster.ensemble").setLevel(logging.WARNING)
     serve(explorer, args.host, args.port, announce=lambda line: print(line, flush=True))
     print("stopped", flush=True)
     return 0

@@ -18,13 +18,25 @@ from .session import DEFAULT_RUNS, Explorer, Result, View
 
 log = logging.getLogger(__name__)
 
-__all__ = ["Explorer", "Result", "View", "build_explorer", "default_uncertainty", "serve"]
+__all__ = ["Explorer", "Result", "View", "build_explorer", "default_uncertainty", "serve", "with_references"]
 
 
 def default_uncertainty(first_scenario: str | Path, model_name: str) -> Path | None:
     """``uncertainty/<model>.yaml`` next to the first scenario file, if it exists."""
     path = Path(str(first_scenario).split("#")[0]).parent / "uncertainty" / f"{model_name}.yaml"
     return path if path.is_file() else None
+
+
+def with_references(scenarios: list) -> list:
+    """*scenarios* plus the reference each names (``reference_source``) when it was not given too."""
+    from ..scenario import load_scenarios
+
+    out = list(scenarios)
+    for s in scenarios:
+        source = getattr(s, "reference_source", None)
+        if source and getattr(s, "reference", None) not in {x.name for x in out}:
+            out += [r for r in load_scenarios(source) if r.name not in {x.name for x in out}]
+    return out
 
 
 def build_explorer(targets: Sequence[str], *, uncertain: str | Path | None = None, use_uncertainty: bool = True,
@@ -60,7 +72,7 @@ def build_explorer(targets: Sequence[str], *, uncertain: str | Path | None = Non
     targets = [str(t) for t in targets]
     is_scenario = [t.split("#")[0].lower().endswith(SCENARIO_SUFFIXES) for t in targets]
     if all(is_scenario):
-        scenarios = unique_scenarios(targets)
+        scenarios = with_references(unique_scenarios(targets))
         model = _common_model(scenarios, None)
     elif len(targets) == 1:
         scenarios, model = [], load_model(targets[0])

@@ -68,18 +68,21 @@ def _control_row(c: Control) -> html.Div:
     ])
 
 
-def _controls(explorer: Explorer) -> list[Any]:
-    out: list[Any] = []
-    for py in explorer.instruments:
-        rows = [_control_row(c) for c in explorer.controls if c.parameter == py and c.role != "uncertain"]
-        out.append(html.Fieldset([html.Legend(explorer.model.info(py).name), *rows], className="instrument"))
-    uncertain = [c for c in explorer.controls if c.role == "uncertain"]
-    if uncertain:
-        note = html.P(f"Values of the central run; the band samples each distribution ({explorer.samples.n} "
-                      "runs).", className="note")
-        out.append(html.Fieldset([html.Legend("Assumptions"), note, *[_control_row(c) for c in uncertain]],
-                                 className="instrument"))
-    return out
+def _instrument_controls(explorer: Explorer) -> list[html.Fieldset]:
+    """One fieldset per instrument: amount, start, duration."""
+    return [html.Fieldset([html.Legend(explorer.model.info(py).name),
+                           *[_control_row(c) for c in explorer.controls if c.parameter == py and c.role != "uncertain"]],
+                          className="instrument") for py in explorer.instruments]
+
+
+def _assumption_controls(explorer: Explorer) -> list[html.Fieldset]:
+    """One fieldset with the uncertain parameters' central values (none without uncertainty)."""
+    rows = [_control_row(c) for c in explorer.controls if c.role == "uncertain"]
+    if not rows:
+        return []
+    note = html.P(f"Values of the central run; the band samples each distribution ({explorer.samples.n} runs).",
+                  className="note")
+    return [html.Fieldset([html.Legend("Assumptions"), note, *rows], className="instrument")]
 
 
 def _card(ident: str, title: str) -> html.Div:
@@ -104,7 +107,7 @@ def layout(explorer: Explorer) -> html.Div:
         html.Div(className="main", children=[
             html.Aside(className="controls", children=[
                 html.H2("Policy"),
-                *_controls(explorer),
+                *_instrument_controls(explorer),
                 html.H2("Keep it"),
                 html.Div(className="keep", children=[
                     dcc.Input(id="save-name", type="text", placeholder="scenario name", className="field wide",
@@ -115,6 +118,7 @@ def layout(explorer: Explorer) -> html.Div:
                     html.Button("Download CSV", id="download-csv", n_clicks=0),
                     html.A("Link to this view", id="link", href=view.query()),
                 ]),
+                *_assumption_controls(explorer),
             ]),
             html.Section(className="results", children=[
                 html.Div(className="view-settings", children=[

@@ -338,9 +338,10 @@ class Explorer:
             cards["cost"] = float(cost.values[0])
             cards["extra_cost"] = float(cost.values[0] - cost.values[1])
             units["cost"] = units["extra_cost"] = cost.attrs.get("units", "")
-            ce = evaluate_kpi(central, dataclasses.replace(kpi, per_cost=True, text=""), baseline=reference)
-            cards["cost_effectiveness"] = float(ce.values[0])
-            units["cost_effectiveness"] = ce.attrs.get("units", "")
+            if cards["extra_cost"] != 0:  # else undefined (NaN), as in compare
+                ce = evaluate_kpi(central, dataclasses.replace(kpi, per_cost=True, text=""), baseline=reference)
+                cards["cost_effectiveness"] = float(ce.values[0])
+                units["cost_effectiveness"] = ce.attrs.get("units", "")
         if ens is not None and ref_ens is not None:
             e = evaluate_kpi(ens.drop_vars("failed").rename(run="scenario"), kpi).values
             r = evaluate_kpi(ref_ens.drop_vars("failed").rename(run="scenario"), kpi).values

@@ -40,3 +40,15 @@ def test_explore_reports_a_bad_file_without_a_traceback(tmp_path, capsys):
     assert main(["explore", str(tmp_path / "missing.yaml"), "--port", "0"]) == 1
     err = capsys.readouterr().err
     assert "missing.yaml" in err and "not found" in err and "Traceback" not in err
+
+
+def test_a_port_in_use_is_reported(small_dir, capsys):
+    import socket
+
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        assert main(["explore", str(small_dir / "functions.mdl"), "--no-uncertainty", "--port", str(port)]) == 1
+    err = capsys.readouterr().err
+    assert f"cannot listen on 127.0.0.1:{port}" in err and "--port" in err

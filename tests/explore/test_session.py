@@ -141,3 +141,14 @@ def test_scenarios_on_different_time_grids_are_refused(small_explorer, small_dir
     longer = scenario_from_dict({"name": "longer"}, base_dir=small_dir)
     with pytest.raises(ScenarioError, match="differ in their time settings.*'final_time': 20"):
         Explorer(small_explorer.model, [short, longer])
+
+
+def test_a_scenarios_own_reference_is_loaded_when_not_given(small_dir):
+    from sdcluster.explore import with_references
+    from sdcluster.scenario import load_scenarios
+
+    boost = load_scenarios(small_dir / "subsidy.yaml")[0]
+    boost.reference, boost.reference_source = "baseline", str(small_dir / "baseline.yaml")
+    names = [s.name for s in with_references([boost])]
+    assert names == ["growth_boost", "baseline"]
+    assert [s.name for s in with_references([boost, *load_scenarios(small_dir / "baseline.yaml")])] == names
