@@ -278,8 +278,8 @@ class Explorer:
         """Run the explored setting and the reference; compute band, KPI cards and stages."""
         t0 = time.perf_counter()
         kpi = self.kpi(view.kpi)
-        for key in self.by_key:
-            self.by_key[key].check(view.values[key])
+        for key, control in self.by_key.items():
+            control.check(view.values.get(key))
         reference = self.reference_name(view.reference)
         assumptions = tuple((c.key, float(view.values[c.key])) for c in self.controls if c.role == "uncertain")
         with self._lock:

@@ -65,9 +65,9 @@ def test_typing_and_sliding_update_chart_and_cards_to_direct_runs(page, small_ur
     first = open_page(page, small_url)
     assert first == pytest.approx(direct_stock_a(model, 0.1, 5.0, 10.0)[-1], rel=1e-9)
 
-    type_value(page, "growth_rate.amount", "0.5")
+    type_value(page, "growth_rate.amount", "0.47")  # between two slider steps of 0.02: kept as typed
     value = wait_for_card_change(page, "card-kpi", first)
-    expected = direct_stock_a(model, 0.5, 5.0, 10.0)
+    expected = direct_stock_a(model, 0.47, 5.0, 10.0)
     assert value == pytest.approx(expected[-1], rel=1e-9)
     np.testing.assert_allclose(page.evaluate(TRACE_JS, ["stock_a", "explored"]), expected, rtol=1e-9)
     reference = model.run(outputs=["stock a"])["stock_a"].values
@@ -88,7 +88,8 @@ def test_typing_and_sliding_update_chart_and_cards_to_direct_runs(page, small_ur
     page.mouse.click(5, 5)  # release focus (updatemode mouseup)
     value = wait_for_card_change(page, "card-kpi", value)
     assert field(page, "growth_rate.start").input_value() == "6"
-    assert value == pytest.approx(direct_stock_a(model, 0.5, 6.0, 10.0)[-1], rel=1e-9)
+    assert field(page, "growth_rate.amount").input_value() == "0.47"
+    assert value == pytest.approx(direct_stock_a(model, 0.47, 6.0, 10.0)[-1], rel=1e-9)
     assert "growth_rate.start=6" in page.url  # the address bar follows the view
     page.screenshot(path=str(artifacts / "explore_small.png"), full_page=True)
 
