@@ -1,5 +1,5 @@
-"""Fixtures of the explorer tests: explorers on a small and on the policy model, served on a free port,
-and a Playwright browser on Debian's chromium (pytest-playwright's ``page`` fixture)."""
+"""Fixtures of the explorer tests: explorers on a small model, served on a free port, and a
+Playwright browser on Debian's chromium."""
 from __future__ import annotations
 
 import os
@@ -9,9 +9,7 @@ from pathlib import Path
 import pytest
 
 HERE = Path(__file__).resolve().parent
-FIXTURES = HERE / "fixtures"
 SMALL = HERE.parent / "ensemble" / "fixtures"      # functions.mdl: 40 years, a few hundred microseconds a run
-ROOT = HERE.parents[1]
 CHROMIUM_ARGS = ["--no-sandbox", "--headless", "--disable-gpu", "--disable-background-networking"]
 
 
@@ -25,15 +23,28 @@ def chromium() -> str:
     pytest.skip(msg)
 
 
-@pytest.fixture(scope="session")
-def browser_type_launch_args(browser_type_launch_args):
-    """pytest-playwright launches Debian's chromium (Playwright's own download is not available)."""
-    return {**browser_type_launch_args, "executable_path": chromium(), "args": CHROMIUM_ARGS}
+@pytest.fixture(scope="module")
+def browser():
+    """Debian's chromium driven by Playwright (its own browser download is not available here).
+
+    Module-scoped on purpose: while Playwright's sync API is running, ``asyncio.run`` fails in
+    the same thread, so it must be stopped before other test modules run.
+    """
+    from playwright.sync_api import sync_playwright
+
+    exe = chromium()
+    with sync_playwright() as pw:
+        instance = pw.chromium.launch(executable_path=exe, args=CHROMIUM_ARGS)
+        yield instance
+        instance.close()
 
 
-@pytest.fixture(scope="session")
-def browser_context_args(browser_context_args):
-    return {**browser_context_args, "viewport": {"width": 1400, "height": 1000}, "accept_downloads": True}
+@pytest.fixture
+def page(browser):
+    """A fresh page (own context: no shared cookies or storage) of 1400 x 1000 pixels."""
+    context = browser.new_context(viewport={"width": 1400, "height": 1000}, accept_downloads=True)
+    yield context.new_page()
+    context.close()
 
 
 @pytest.fixture(scope="session")
