@@ -300,7 +300,7 @@ def create_app(explorer: Explorer) -> Dash:
             return no_update
         view = View(values, reference, kpi, tuple(outputs or ()))
         path = explorer.save_scenario(view, name or "")
-        return f"saved {path}"
+        return html.Span(f"saved {path}", className="ok")
 
     app.callback(Output("save-message", "children"), Input("save", "n_clicks"), State("save-name", "value"),
                  State("values", "data"), State("reference", "value"), State("kpi", "value"),

@@ -126,6 +126,8 @@ def test_save_as_scenario_runs_and_download_gives_csv(page, small_url, small_exp
     page.locator("input[name='save-name']").fill("from_the_browser")
     page.get_by_role("button", name="Save as scenario").click()
     page.wait_for_function("() => document.querySelector('#save-message').innerText.startsWith('saved')")
+    page.get_by_role("button", name="Save as scenario").click()  # the same name again: refused inline
+    page.wait_for_function("() => document.querySelector('#save-message').innerText.includes('already exists')")
     saved = small_explorer.save_dir / "from_the_browser.yaml"
     out = tmp_path / "saved.nc"
     assert main(["run", str(saved), "-o", str(out)]) == 0
