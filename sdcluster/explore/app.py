@@ -25,7 +25,7 @@ log = logging.getLogger(__name__)
 
 #: Colours of the life-cycle stage bands.
 STAGE_COLOURS = {"emergence": "#c6dbef", "growth": "#c7e9c0", "maturity": "#fdd9a8", "decline": "#fcbba1",
-                 "renewal": "#dadaeb"}
+                 "renewal": "#dadaeb", "collapse": "#fc9272", "no cluster": "#e0e0e0"}
 EXPLORED_COLOUR = "#1f5fa8"
 REFERENCE_COLOUR = "#555555"
 
