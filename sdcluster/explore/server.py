@@ -35,9 +35,23 @@ def start(explorer: Explorer, host: str = LOCALHOST, port: int = 0) -> BaseWSGIS
                     "keeps it to this machine", host, LOCALHOST)
     logging.getLogger("werkzeug").setLevel(logging.WARNING)  # no line per request
     try:
-        return make_server(host, port, create_app(explorer).server, threaded=True)
+        server = make_server(host, port, create_app(explorer).server, threaded=True)
     except (OSError, SystemExit) as exc:
         raise ServerError(f"cannot listen on {host}:{port}: {exc}; choose another --port (0 picks a free one)") from None
+    if _is_loopback(host):
+        hosts = {f"{name}:{server.port}" for name in ("127.0.0.1", "localhost", "[::1]")}
+        server.app = _only_hosts(server.app, hosts)
+    return server
+
+
+def _only_hosts(app, hosts: set[str]):
+    """Refuse requests whose ``Host`` header is not this machine's address (DNS rebinding)."""
+    def guarded(environ, start_response):
+        if environ.get("HTTP_HOST", "") not in hosts:
+            start_response("403 Forbidden", [("Content-Type", "text/plain; charset=utf-8")])
+            return [b"sdcluster explore answers only to 127.0.0.1 and localhost\n"]
+        return app(environ, start_response)
+    return guarded
 
 
 def url(server: BaseWSGIServer) -> str:

@@ -52,3 +52,18 @@ def test_a_port_in_use_is_reported(small_dir, capsys):
         assert main(["explore", str(small_dir / "functions.mdl"), "--no-uncertainty", "--port", str(port)]) == 1
     err = capsys.readouterr().err
     assert f"cannot listen on 127.0.0.1:{port}" in err and "--port" in err
+
+
+def test_only_local_host_names_are_answered(small_url):
+    """A page elsewhere that points its own name at 127.0.0.1 (DNS rebinding) gets nothing."""
+    import urllib.error
+
+    with urllib.request.urlopen(small_url, timeout=30) as resp:
+        assert resp.status == 200
+    port = small_url.rstrip("/").rsplit(":", 1)[1]
+    request = urllib.request.Request(small_url, headers={"Host": f"attacker.example:{port}"})
+    try:
+        urllib.request.urlopen(request, timeout=30)
+        raise AssertionError("a foreign Host header was answered")
+    except urllib.error.HTTPError as exc:
+        assert exc.code == 403
