@@ -18,7 +18,7 @@ from .. import __version__
 from ..errors import SdclusterError
 
 #: Sub-command modules, in the order ``sdcluster --help`` lists them.
-SUBCOMMANDS = ("run", "compare", "check", "info", "calibrate", "ensemble", "sensitivity")
+SUBCOMMANDS = ("run", "compare", "check", "info", "calibrate", "ensemble", "sensitivity", "optimize")
 
 log = logging.getLogger("sdcluster")
 
