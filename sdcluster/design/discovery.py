@@ -73,6 +73,13 @@ class Discovery:
         return float(self.failed.mean())
 
 
+def best_point(result: OptimizeResult, objective: int = 0) -> int:
+    """The front point (1-based) best on *objective*'s robust value."""
+    o = result.space.objectives[objective]
+    v = result.robust[o.label]
+    return int(np.argmax(v if o.better == "higher" else -v)) + 1
+
+
 def failures(result: OptimizeResult, point: int = 1, objective: int = 0) -> np.ndarray:
     """True for each member where front point *point* (1-based) does not beat the reference."""
     if not 1 <= point <= len(result.X):
@@ -84,7 +91,7 @@ def failures(result: OptimizeResult, point: int = 1, objective: int = 0) -> np.n
     return ~(better & np.isfinite(v))
 
 
-def discover(result: OptimizeResult, point: int = 1, objective: int = 0, *, threshold: float = 0.8,
+def discover(result: OptimizeResult, point: int | None = None, objective: int = 0, *, threshold: float = 0.8,
              peel_alpha: float = 0.05, max_boxes: int = 3) -> Discovery:
     """PRIM boxes of the uncertain parameters in which front point *point* fails to beat the reference.
 
@@ -93,7 +100,7 @@ def discover(result: OptimizeResult, point: int = 1, objective: int = 0, *, thre
     result
         An optimisation result over an ensemble (the space needs ``uncertainty``).
     point
-        Front point (1-based, as in ``front.csv``).
+        Front point (1-based, as in ``front.csv``); default: the best on the objective.
     objective
         Index of the objective whose KPI is compared (default: the first).
     threshold
@@ -107,6 +114,7 @@ def discover(result: OptimizeResult, point: int = 1, objective: int = 0, *, thre
     if p.samples is None:
         raise SdclusterError(f"{result.space.label}: scenario discovery needs an ensemble; the space has no "
                              "'uncertainty'")
+    point = best_point(result, objective) if point is None else point
     failed = failures(result, point, objective)
     x = pd.DataFrame({name: np.asarray(v, dtype=float) for name, v in p.samples.items()})
     o = result.space.objectives[objective]

@@ -81,7 +81,7 @@ class Problem:
                 end = start + v[(inst.name, "duration")]
             else:
                 end = np.full(n, self.defaults.get(f"{inst.name}.end", t1))
-            years = np.clip(np.minimum(end, t1) - np.maximum(start, t0), 0.0, None)
+            years = self._active_years(start, end)
             if inst.share is not None:
                 with np.errstate(divide="ignore", invalid="ignore"):
                     amount = np.where(years > 0, v[(inst.name, "share")] * self.space.budget
@@ -91,8 +91,21 @@ class Problem:
             out[inst.name] = (amount, start, years)
         return out
 
+    def _active_years(self, start: np.ndarray, end: np.ndarray) -> np.ndarray:
+        """Time during which a programme on ``[start, end)`` pays, counted in Euler steps of the run:
+        the steps ``t_k = t0 + k*dt < t1`` with ``start <= t_k < end``, times ``dt``."""
+        t0, t1 = self.horizon
+        dt = float(self.time.get("time_step", self.model.time_settings["time_step"]))
+        steps = round((t1 - t0) / dt)
+
+        def first_step_at(t: np.ndarray) -> np.ndarray:
+            return np.clip(np.ceil((np.asarray(t, dtype=float) - t0) / dt - 1e-9), 0, steps)
+
+        return np.clip(first_step_at(end) - first_step_at(start), 0, None) * dt
+
     def planned_cost(self, X: np.ndarray) -> np.ndarray:
-        """Planned public cost of each candidate: sum over instruments of amount x active years."""
+        """Planned public cost of each candidate: sum over instruments of amount x active years
+        (the time steps on which the programme pays, see :meth:`_active_years`)."""
         return sum(a * y for a, _, y in self._schedule(X).values())
 
     def feasible(self, X: np.ndarray) -> np.ndarray:
@@ -348,7 +361,7 @@ def bind(space: PolicySpace, model: Any = None, *, runs: int | None = None, seed
             if where == "cost_variable" and space.cost_variable == "cumulative_public_cost":
                 continue  # the default: optional
             problems.append(f"{label}: {where}: {model.path.name} has no variable {var!r}.{suggest(var, variables)}"
-                            " (KPIs use Python names, e.g. value_added)")
+                            " (KPIs name variables by their Python names)")
             continue
         if model.py_name(var) != var:
             problems.append(f"{label}: {where}: write the variable by its Python name "

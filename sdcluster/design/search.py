@@ -171,7 +171,8 @@ def optimize(space: PolicySpace | str, *, model: Any = None, algorithm: str | No
     max_evaluations
         Stop once this many candidates have been evaluated (each over the whole ensemble).
     max_seconds
-        Stop after the generation that passes this wall-clock time.
+        Stop after the generation that passes this wall-clock time (the first
+        generation always runs).
     seed
         Seed of the search (the ensemble has its own, in the space's ``uncertainty``).
     runs
@@ -232,13 +233,12 @@ def optimize(space: PolicySpace | str, *, model: Any = None, algorithm: str | No
     bar = _bar(progress, int(settings["population"]) * int(settings["generations"])
                if budget_evals is None else int(budget_evals))
     stopped = "generations"
-    hv = _Hypervolume() if len(objectives) > 1 else None
     try:
         while algo.has_next():
             if budget_evals is not None and len(archive_X) and sum(len(x) for x in archive_X) >= budget_evals:
                 stopped = "evaluation budget"
                 break
-            if budget_s is not None and time.perf_counter() - t_start >= budget_s:
+            if budget_s is not None and archive_X and time.perf_counter() - t_start >= budget_s:
                 stopped = "time budget"
                 break
             pop = algo.ask()
@@ -256,7 +256,7 @@ def optimize(space: PolicySpace | str, *, model: Any = None, algorithm: str | No
             archive_ok.append(ok)
             archive_kpi.append(vals)
             archive_cost.append(vals["__cost__"])
-            entry = _history_entry(len(history), archive_F, archive_ok, objectives, hv, t_start)
+            entry = _history_entry(len(history), archive_F, archive_ok, objectives, t_start)
             history.append(entry)
             bar.update(len(X))
             bar.set_postfix_str(entry["summary"])
@@ -264,6 +264,8 @@ def optimize(space: PolicySpace | str, *, model: Any = None, algorithm: str | No
                 callback(entry)
     finally:
         bar.close()
+    if len(objectives) > 1:
+        _add_hypervolume(history)
     allX = np.vstack(archive_X)
     allF = np.vstack(archive_F)
     ok = np.concatenate(archive_ok)
@@ -288,26 +290,23 @@ def optimize(space: PolicySpace | str, *, model: Any = None, algorithm: str | No
                           runs=problem.evaluations, seconds=seconds)
 
 
-class _Hypervolume:
-    """Hypervolume of the feasible archive, normalised by the first generation's feasible range."""
+def _add_hypervolume(history: list[dict[str, Any]]) -> None:
+    """Hypervolume of each generation's feasible front, all normalised by the same bounds
+    (the range of every generation's front), with the reference point at 1.1."""
+    from pymoo.indicators.hv import HV
 
-    def __init__(self) -> None:
-        self.lo: np.ndarray | None = None
-        self.hi: np.ndarray | None = None
-
-    def __call__(self, F: np.ndarray) -> float:
-        from pymoo.indicators.hv import HV
-
-        if F.size == 0:
-            return 0.0
-        if self.lo is None:
-            self.lo, self.hi = F.min(axis=0), F.max(axis=0)
-        span = np.where(self.hi > self.lo, self.hi - self.lo, 1.0)
-        Z = (F - self.lo) / span
-        return float(HV(ref_point=np.full(F.shape[1], 1.1))(Z))
+    fronts = [h.pop("_front") for h in history]
+    union = np.vstack([f for f in fronts if len(f)]) if any(len(f) for f in fronts) else np.empty((0, 1))
+    if not len(union):
+        return
+    lo, hi = union.min(axis=0), union.max(axis=0)
+    span = np.where(hi > lo, hi - lo, 1.0)
+    hv = HV(ref_point=np.full(union.shape[1], 1.1))
+    for h, f in zip(history, fronts):
+        h["hypervolume"] = float(hv((f - lo) / span)) if len(f) else 0.0
 
 
-def _history_entry(gen: int, archive_F: list, archive_ok: list, objectives: list, hv: Any,
+def _history_entry(gen: int, archive_F: list, archive_ok: list, objectives: list,
                    t_start: float) -> dict[str, Any]:
     F = np.vstack(archive_F)
     ok = np.concatenate(archive_ok)
@@ -317,11 +316,11 @@ def _history_entry(gen: int, archive_F: list, archive_ok: list, objectives: list
     for j, o in enumerate(objectives):
         best = float(Ff[:, j].min()) if len(Ff) else np.nan
         entry[f"best {o.label}"] = -best if o.better == "higher" else best
-    if hv is not None:
-        entry["hypervolume"] = hv(Ff[_nondominated(Ff)]) if len(Ff) else 0.0
-        entry["summary"] = f"hv={entry['hypervolume']:.4g}"
-    else:
-        entry["summary"] = f"best={entry[f'best {objectives[0].label}']:.5g}"
+    finite = Ff[np.all(Ff < 1e299, axis=1)]
+    if len(objectives) > 1:
+        entry["_front"] = finite[_nondominated(finite)] if len(finite) else finite
+        entry["front points"] = len(entry["_front"])
+    entry["summary"] = f"best={entry[f'best {objectives[0].label}']:.5g}"
     return entry
 
 
