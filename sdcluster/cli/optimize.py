@@ -23,9 +23,11 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--max-seconds", type=float, help="stop after this wall-clock time")
     p.add_argument("--seed", type=int, help="seed of the search")
     p.add_argument("--runs", type=int, help="ensemble members (default: the space's uncertainty.runs)")
-    p.add_argument("--discover", metavar="N", type=int,
-                   help="also run scenario discovery (PRIM) for front point N: where does it fail to beat "
-                        "the reference?")
+    p.add_argument("--discover", metavar="N", type=int, nargs="?", const=0,
+                   help="also run scenario discovery (PRIM) for front point N (default: the best on the first "
+                        "objective): where does it fail to beat the reference?")
+    p.add_argument("--against", metavar="SCENARIO",
+                   help="with --discover: compare with this compare_with scenario instead of the reference")
     p.set_defaults(func=run)
 
 
@@ -34,6 +36,8 @@ def run(args: argparse.Namespace) -> int:
     from ..design.outputs import write_outputs
     from ..errors import ParameterError
 
+    if args.against and args.discover is None:
+        raise ParameterError("--against applies to scenario discovery; add --discover")
     for name in ("population", "generations", "max_evaluations", "runs"):
         v = getattr(args, name)
         if v is not None and v < 1:
@@ -49,7 +53,7 @@ def run(args: argparse.Namespace) -> int:
     if args.discover is not None:
         from ..design.discovery import discover
 
-        discovery = discover(result, point=args.discover)
+        discovery = discover(result, point=args.discover or None, against=args.against)
     write_outputs(result, args.output, discovery=discovery)
     print((args.output / "summary.md").read_text(encoding="utf-8"))
     return 0

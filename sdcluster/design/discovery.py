@@ -31,7 +31,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from ..errors import SdclusterError
+from ..errors import SdclusterError, suggest
 from .search import OptimizeResult
 
 log = logging.getLogger(__name__)
@@ -58,6 +58,8 @@ class Discovery:
         sampled_low, sampled_high, qp, coverage, density, mass.
     trajectories : list of pandas.DataFrame
         Each box's peeling trajectory (coverage, density, mass, res_dim).
+    against : str
+        The scenario the policy is compared with.
     """
 
     policy: str
@@ -66,6 +68,7 @@ class Discovery:
     failed: np.ndarray
     boxes: pd.DataFrame
     trajectories: list[pd.DataFrame] = field(default_factory=list)
+    against: str = ""
 
     @property
     def failure_share(self) -> float:
@@ -80,19 +83,27 @@ def best_point(result: OptimizeResult, objective: int = 0) -> int:
     return int(np.argmax(v if o.better == "higher" else -v)) + 1
 
 
-def failures(result: OptimizeResult, point: int = 1, objective: int = 0) -> np.ndarray:
-    """True for each member where front point *point* (1-based) does not beat the reference."""
+def failures(result: OptimizeResult, point: int = 1, objective: int = 0, against: str | None = None) -> np.ndarray:
+    """True for each member where front point *point* (1-based) does not beat the reference
+    (or the ``compare_with`` scenario named *against*)."""
     if not 1 <= point <= len(result.X):
         raise SdclusterError(f"front point {point} does not exist; the front has points 1..{len(result.X)}")
     o = result.space.objectives[objective]
     v = result.kpis[o.kpi.label][point - 1]
-    r = result.reference[o.kpi.label]
+    if against is None:
+        r = result.reference[o.kpi.label]
+    elif against in result.scenarios:
+        r = result.scenarios[against][o.kpi.label]
+    else:
+        names = list(result.scenarios)
+        raise SdclusterError(f"{result.space.label}: {against!r} is not one of the compare_with scenarios "
+                             f"({', '.join(names) or 'none'}).{suggest(against, names)}")
     better = v > r if o.kpi.better == "higher" else v < r
     return ~(better & np.isfinite(v))
 
 
-def discover(result: OptimizeResult, point: int | None = None, objective: int = 0, *, threshold: float = 0.8,
-             peel_alpha: float = 0.05, max_boxes: int = 3) -> Discovery:
+def discover(result: OptimizeResult, point: int | None = None, objective: int = 0, *, against: str | None = None,
+             threshold: float = 0.8, peel_alpha: float = 0.05, max_boxes: int = 3) -> Discovery:
     """PRIM boxes of the uncertain parameters in which front point *point* fails to beat the reference.
 
     Parameters
@@ -103,6 +114,8 @@ def discover(result: OptimizeResult, point: int | None = None, objective: int = 
         Front point (1-based, as in ``front.csv``); default: the best on the objective.
     objective
         Index of the objective whose KPI is compared (default: the first).
+    against
+        Compare with this ``compare_with`` scenario instead of the reference.
     threshold
         Density a box should reach.
     peel_alpha
@@ -115,7 +128,7 @@ def discover(result: OptimizeResult, point: int | None = None, objective: int = 
         raise SdclusterError(f"{result.space.label}: scenario discovery needs an ensemble; the space has no "
                              "'uncertainty'")
     point = best_point(result, objective) if point is None else point
-    failed = failures(result, point, objective)
+    failed = failures(result, point, objective, against)
     x = pd.DataFrame({name: np.asarray(v, dtype=float) for name, v in p.samples.items()})
     o = result.space.objectives[objective]
     name = f"{result.space.name}_point_{point:02d}"
@@ -123,7 +136,8 @@ def discover(result: OptimizeResult, point: int | None = None, objective: int = 
                "mass"]
     if not failed.any() or failed.all():
         log.info("%s fails in %d of %d members: nothing for PRIM to separate", name, failed.sum(), failed.size)
-        return Discovery(name, o.kpi.label, x, failed, pd.DataFrame(columns=columns))
+        return Discovery(name, o.kpi.label, x, failed, pd.DataFrame(columns=columns),
+                         against=against or result.space.reference.name)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         try:
@@ -159,7 +173,8 @@ def discover(result: OptimizeResult, point: int | None = None, objective: int = 
                              "mass": float(stats["mass"])})
             if stats["density"] < threshold:
                 break
-    return Discovery(name, o.kpi.label, x, failed, pd.DataFrame(rows, columns=columns), trajectories)
+    return Discovery(name, o.kpi.label, x, failed, pd.DataFrame(rows, columns=columns), trajectories,
+                     against or result.space.reference.name)
 
 
 def figure(d: Discovery, path: Any) -> None:
@@ -178,7 +193,7 @@ def figure(d: Discovery, path: Any) -> None:
     while len(names) < 2 and others:
         names.append(others.pop(0))
     a, b = names[0], names[1] if len(names) > 1 else names[0]
-    ax.scatter(d.x[a][~d.failed], d.x[b][~d.failed], s=10, c="C0", label="beats the reference")
+    ax.scatter(d.x[a][~d.failed], d.x[b][~d.failed], s=10, c="C0", label=f"beats {d.against}")
     ax.scatter(d.x[a][d.failed], d.x[b][d.failed], s=14, c="C3", marker="x", label="fails to beat it")
     if len(box1):
         lim = {r.parameter: (r.low, r.high) for r in box1.itertuples()}

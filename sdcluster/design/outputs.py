@@ -139,7 +139,7 @@ def _figure_front(result: OptimizeResult, comparison: pd.DataFrame, path: Path) 
     ax.set_xlabel(f"public cost paid, mean over ensemble ({units or 'money units'})")
     ax.set_ylabel(f"{outcome.label} ({result.kpis_units.get(outcome.kpi.label, '')})".replace(" ()", ""))
     ax.set_title(f"{space.name}: optimised mixes vs hand-written scenarios (triangles)", fontsize=10)
-    ax.legend(fontsize=8, loc="lower right")
+    ax.legend(fontsize=8, loc="upper left")
     fig.tight_layout()
     fig.savefig(path, dpi=110)
     plt.close(fig)
@@ -233,8 +233,8 @@ def _summary(result: OptimizeResult, table: pd.DataFrame, comparison: pd.DataFra
 
 
 def _discovery_text(d: Any) -> str:
-    lines = ["", f"### Where {d.policy} fails to beat the reference", "",
-             f"It does not beat the reference on {d.kpi} in {d.failed.sum()} of {d.failed.size} ensemble members "
+    lines = ["", f"### Where {d.policy} fails to beat {d.against}", "",
+             f"It does not beat {d.against} on {d.kpi} in {d.failed.sum()} of {d.failed.size} ensemble members "
              f"({d.failure_share:.0%})."]
     for b, g in d.boxes.groupby("box"):
         lims = "; ".join(f"{r.parameter} in [{r.low:.4g}, {r.high:.4g}]" for r in g.itertuples())

@@ -132,29 +132,29 @@ def _nondominated(F: np.ndarray) -> np.ndarray:
     return idx[np.argsort(F[idx, -1], kind="stable")]
 
 
-def _algorithm(name: str, n_obj: int, pop: int, repair: Any) -> Any:
+def _algorithm(name: str, n_obj: int, pop: int, repair: Any, sampling: Any) -> Any:
     if name == "auto":
         name = "nsga2" if n_obj > 1 else "de"
     if name == "nsga2":
         from pymoo.algorithms.moo.nsga2 import NSGA2
 
-        return NSGA2(pop_size=pop, repair=repair, eliminate_duplicates=True), name
+        return NSGA2(pop_size=pop, sampling=sampling, repair=repair, eliminate_duplicates=True), name
     if n_obj > 1:
         raise SdclusterError(f"search algorithm {name!r} handles one objective; use nsga2 (or auto) for "
                              f"{n_obj} objectives")
     if name == "de":
         from pymoo.algorithms.soo.nonconvex.de import DE
 
-        return DE(pop_size=pop, variant="DE/rand/1/bin", CR=0.9, F=0.8, repair=repair), name
+        return DE(pop_size=pop, sampling=sampling, variant="DE/rand/1/bin", CR=0.9, F=0.8, repair=repair), name
     from pymoo.algorithms.soo.nonconvex.ga import GA
 
-    return GA(pop_size=pop, repair=repair, eliminate_duplicates=True), name
+    return GA(pop_size=pop, sampling=sampling, repair=repair, eliminate_duplicates=True), name
 
 
 def optimize(space: PolicySpace | str, *, model: Any = None, algorithm: str | None = None,
              population: int | None = None, generations: int | None = None,
              max_evaluations: int | None = None, max_seconds: float | None = None, seed: int | None = None,
-             runs: int | None = None, chunk_size: int | None = None, progress: bool = False,
+             runs: int | None = None, chunk_size: int | None = None, initial: Any = None, progress: bool = False,
              callback: Callable[[dict[str, Any]], None] | None = None) -> OptimizeResult:
     """Find the best instrument mix (or the Pareto front) of a policy space, robust over an ensemble.
 
@@ -179,6 +179,9 @@ def optimize(space: PolicySpace | str, *, model: Any = None, algorithm: str | No
         Ensemble members (default: the space's ``uncertainty.runs``).
     chunk_size
         Model runs per vectorised pass.
+    initial
+        Lever vectors ``(k, d)`` (columns as :attr:`Problem.names`) to put in the first
+        generation, e.g. a mix found earlier; the rest is drawn at random.
     progress
         Show a progress bar.
     callback
@@ -221,7 +224,16 @@ def optimize(space: PolicySpace | str, *, model: Any = None, algorithm: str | No
 
     pm_problem = PymooProblem(n_var=len(problem.names), n_obj=len(objectives), n_ieq_constr=1,
                               xl=problem.lower, xu=problem.upper)
-    algo, algo_name = _algorithm(settings["algorithm"], len(objectives), int(settings["population"]), _Repair())
+    pop_size = int(settings["population"])
+    rng = np.random.default_rng(int(settings["seed"]))
+    first = problem.lower + rng.random((pop_size, len(problem.names))) * (problem.upper - problem.lower)
+    if initial is not None:
+        given = np.atleast_2d(np.asarray(initial, dtype=float))
+        if given.shape[1] != len(problem.names) or len(given) > pop_size:
+            raise SdclusterError(f"initial: expected at most {pop_size} rows of {len(problem.names)} lever values "
+                                 f"({', '.join(problem.names)}), got shape {given.shape}")
+        first[:len(given)] = given
+    algo, algo_name = _algorithm(settings["algorithm"], len(objectives), pop_size, _Repair(), problem.repair(first))
     settings["algorithm"] = algo_name
     algo.setup(pm_problem, termination=("n_gen", int(settings["generations"])), seed=int(settings["seed"]),
                verbose=False)

@@ -519,11 +519,6 @@ def _search(value: Any, problems: _Problems) -> dict[str, Any]:
     return out
 
 
-def lever_names(space: PolicySpace) -> list[str]:
-    """Names of the searched levers, ``instrument.role``, in vector order."""
-    return [f"{i.name}.{role}" for i in space.instruments for role, s in _roles(i) if not s.fixed]
-
-
 def _roles(inst: Instrument) -> list[tuple[str, Setting]]:
     out = [("share", inst.share)] if inst.share is not None else [("amount", inst.amount)]
     out += [(r, s) for r, s in (("start", inst.start), ("duration", inst.duration)) if s is not None]
@@ -547,11 +542,3 @@ def parameters_of(space: PolicySpace) -> list[tuple[str, str]]:
 def objective_variables(space: PolicySpace) -> list[tuple[str, str]]:
     """``(field path, variable)`` of every variable the objectives read."""
     return [(f"objectives[{i}]", o.kpi.variable) for i, o in enumerate(space.objectives)]
-
-
-def _sequence(values: Sequence[str]) -> list[str]:
-    out: list[str] = []
-    for v in values:
-        if v not in out:
-            out.append(v)
-    return out
