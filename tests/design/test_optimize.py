@@ -128,3 +128,15 @@ def test_single_objective_differential_evolution(space_dir, model):
     assert r.problem.feasible(r.X).all()
     best = [h["best mean(net_benefit:cum)"] for h in r.history]
     assert best == sorted(best)  # the best feasible value never gets worse
+
+
+def test_failed_write_leaves_nothing_that_looks_complete(result, tmp_path, monkeypatch):
+    from sdcluster.design import outputs
+
+    def broken(*args, **kwargs):
+        raise RuntimeError("disk full")
+
+    monkeypatch.setattr(outputs, "_figure_convergence", broken)
+    with pytest.raises(RuntimeError):
+        write_outputs(result, tmp_path / "out")
+    assert list(tmp_path.iterdir()) == []
