@@ -11,9 +11,11 @@ failures are concentrated:
 - **density**: share of the members inside the box that are failures;
 - **mass**: share of all members inside the box.
 
-Each box is reported at the point of its peeling trajectory with the highest
-coverage among those whose density reaches ``threshold`` (else the densest),
-with the restricted parameters' limits and PRIM's quasi p-values.
+Each box is taken at the point of its peeling trajectory with the highest
+coverage among those whose density reaches ``threshold`` (else the densest);
+restrictions whose quasi p-values (lower and upper limit) are all above
+``significance`` are then dropped (EMA's ``drop_restriction``) and coverage,
+density and mass are those of the box that remains.
 
 Why the EMA Workbench: it is BSD-licensed, maintained (TU Delft) and the
 reference implementation of scenario discovery in robust decision making; the
@@ -55,7 +57,8 @@ class Discovery:
         True where the policy does not beat the reference.
     boxes : pandas.DataFrame
         One row per (box, restricted parameter): box, parameter, low, high,
-        sampled_low, sampled_high, qp, coverage, density, mass.
+        sampled_low, sampled_high, qp_low, qp_high (NaN for an unrestricted
+        side), coverage, density, mass.
     trajectories : list of pandas.DataFrame
         Each box's peeling trajectory (coverage, density, mass, res_dim).
     against : str
@@ -103,7 +106,8 @@ def failures(result: OptimizeResult, point: int = 1, objective: int = 0, against
 
 
 def discover(result: OptimizeResult, point: int | None = None, objective: int = 0, *, against: str | None = None,
-             threshold: float = 0.8, peel_alpha: float = 0.05, max_boxes: int = 3) -> Discovery:
+             threshold: float = 0.8, peel_alpha: float = 0.05, significance: float = 0.05,
+             max_boxes: int = 3) -> Discovery:
     """PRIM boxes of the uncertain parameters in which front point *point* fails to beat the reference.
 
     Parameters
@@ -120,6 +124,9 @@ def discover(result: OptimizeResult, point: int | None = None, objective: int = 
         Density a box should reach.
     peel_alpha
         Share of members peeled per PRIM step.
+    significance
+        A restricted parameter whose quasi p-values (PRIM's test that the restriction
+        arose by chance) all exceed this is dropped from the box.
     max_boxes
         Most boxes to find.
     """
@@ -132,8 +139,8 @@ def discover(result: OptimizeResult, point: int | None = None, objective: int = 
     x = pd.DataFrame({name: np.asarray(v, dtype=float) for name, v in p.samples.items()})
     o = result.space.objectives[objective]
     name = f"{result.space.name}_point_{point:02d}"
-    columns = ["box", "parameter", "low", "high", "sampled_low", "sampled_high", "qp", "coverage", "density",
-               "mass"]
+    columns = ["box", "parameter", "low", "high", "sampled_low", "sampled_high", "qp_low", "qp_high", "coverage",
+               "density", "mass"]
     if not failed.any() or failed.all():
         log.info("%s fails in %d of %d members: nothing for PRIM to separate", name, failed.sum(), failed.size)
         return Discovery(name, o.kpi.label, x, failed, pd.DataFrame(columns=columns),
@@ -156,19 +163,22 @@ def discover(result: OptimizeResult, point: int | None = None, objective: int = 
             ok = traj[traj["density"] >= threshold]
             pick = int(ok["coverage"].idxmax()) if len(ok) else int(traj["density"].idxmax())
             box.select(pick)
-            lims = box.box_lims[pick]
-            full = box.box_lims[0]
-            qp = box.qp[pick] if pick < len(box.qp) else {}
-            stats = traj.loc[pick]
+            qp = {k: [np.nan if q < 0 else float(q) for q in v] for k, v in box.qp[pick].items()}
+            for col, sides in qp.items():  # a restriction no side of which is significant is dropped
+                if all(np.isnan(q) or q > significance for q in sides):
+                    box.drop_restriction(col)
+            cur = box._cur_box
+            lims, full = box.box_lims[cur], box.box_lims[0]
+            stats = box.peeling_trajectory.iloc[cur]
             trajectories.append(traj.copy())
             for col in x.columns:
                 lo, hi = float(lims[col].iloc[0]), float(lims[col].iloc[1])
                 if lo == float(full[col].iloc[0]) and hi == float(full[col].iloc[1]):
                     continue
-                q = qp.get(col, [np.nan])
+                q_lo, q_hi = qp.get(col, [np.nan, np.nan])
                 rows.append({"box": b + 1, "parameter": col, "low": lo, "high": hi,
                              "sampled_low": float(x[col].min()), "sampled_high": float(x[col].max()),
-                             "qp": float(np.nanmax(q)) if len(q) else np.nan,
+                             "qp_low": q_lo, "qp_high": q_hi,
                              "coverage": float(stats["coverage"]), "density": float(stats["density"]),
                              "mass": float(stats["mass"])})
             if stats["density"] < threshold:

@@ -38,7 +38,7 @@ def test_cli_writes_discovery(tmp_path):
     from sdcluster.cli import main
 
     out = tmp_path / "bet"
-    assert main(["optimize", str(FIXTURES / "skills_bet.yaml"), "-o", str(out), "--runs", "60",
+    assert main(["optimize", str(FIXTURES / "skills_bet.yaml"), "-o", str(out), "--runs", "40",
                  "--discover"]) == 0
     boxes = pd.read_csv(out / "discovery.csv")
     assert "skills efficiency" in set(boxes["parameter"])
