@@ -1,4 +1,4 @@
-"""Search the policy space with pymoo: NSGA-II for a Pareto front, differential evolution for one objective.
+"""Search the policy space with pymoo: NSGA-II for a Pareto front, a genetic algorithm for one objective.
 
 The search asks pymoo for a population, evaluates it over the whole ensemble
 in vectorised passes (:meth:`Problem.evaluate <sdcluster.design.problem.Problem.evaluate>`),
@@ -133,8 +133,8 @@ def _nondominated(F: np.ndarray) -> np.ndarray:
 
 
 def _algorithm(name: str, n_obj: int, pop: int, repair: Any, sampling: Any) -> Any:
-    if name == "auto":
-        name = "nsga2" if n_obj > 1 else "de"
+    if name == "auto":  # for one objective pymoo's GA did best in benchmarks/bench_optimize.py (section C)
+        name = "nsga2" if n_obj > 1 else "ga"
     if name == "nsga2":
         from pymoo.algorithms.moo.nsga2 import NSGA2
 
@@ -165,7 +165,7 @@ def optimize(space: PolicySpace | str, *, model: Any = None, algorithm: str | No
     model
         A loaded model (default: the reference scenario's).
     algorithm
-        ``auto`` (NSGA-II for several objectives, DE for one), ``nsga2``, ``de`` or ``ga``.
+        ``auto`` (NSGA-II for several objectives, GA for one), ``nsga2``, ``de`` or ``ga``.
     population, generations
         Candidates per generation and the most generations.
     max_evaluations

@@ -115,7 +115,8 @@ def test_optimised_mix_beats_hand_written_in_budget(result):
     assert best >= hand
 
 
-def test_single_objective_differential_evolution(space_dir, model):
+@pytest.mark.parametrize("algorithm", ["auto", "de"])
+def test_single_objective(space_dir, model, algorithm):
     import yaml
 
     path = space_dir / "space.yaml"
@@ -123,8 +124,8 @@ def test_single_objective_differential_evolution(space_dir, model):
     doc["objectives"] = ["net_benefit:cum"]
     doc["robustness"] = "mean"
     path.write_text(yaml.safe_dump(doc))
-    r = optimize(path, model=model, runs=8, generations=3)
-    assert r.settings["algorithm"] == "de" and len(r.X) == 1
+    r = optimize(path, model=model, runs=8, generations=3, algorithm=algorithm)
+    assert r.settings["algorithm"] == {"auto": "ga", "de": "de"}[algorithm] and len(r.X) == 1
     assert r.problem.feasible(r.X).all()
     best = [h["best mean(net_benefit:cum)"] for h in r.history]
     assert best == sorted(best)  # the best feasible value never gets worse

@@ -90,3 +90,18 @@ def test_lever_that_is_also_uncertain_is_refused(space_dir, model, no_runs):
         "skills budget": {"distribution": "uniform", "low": 0, "high": 1}}}))
     with pytest.raises(ParameterError, match="also uncertain"):
         bind(load_space(space_dir / "space.yaml"), model)
+
+
+def test_bundled_example_space_binds_to_the_policy_model():
+    """scenarios/design/budget_20M.yaml and the bundled uncertainty file check against cluster_policy."""
+    from conftest import FIXTURES
+
+    root = FIXTURES.parents[2]
+    space = load_space(root / "scenarios" / "design" / "budget_20M.yaml")
+    assert len(space.instruments) == 6 and space.budget == 20
+    problem = bind(space, runs=3)
+    assert len(problem.names) == 12 and problem.members == 3
+    X = problem.repair(problem.upper[None, :])  # every amount at its maximum: scaled to the budget
+    assert problem.planned_cost(X)[0] == pytest.approx(20)
+    params = problem.parameters(X)
+    assert params["brokering_end"][0] == params["brokering_start"][0] + 10
