@@ -63,6 +63,8 @@ class Discovery:
         Each box's peeling trajectory (coverage, density, mass, res_dim).
     against : str
         The scenario the policy is compared with.
+    units : dict
+        Units of each sampled parameter.
     """
 
     policy: str
@@ -72,6 +74,7 @@ class Discovery:
     boxes: pd.DataFrame
     trajectories: list[pd.DataFrame] = field(default_factory=list)
     against: str = ""
+    units: dict[str, str] = field(default_factory=dict)
 
     @property
     def failure_share(self) -> float:
@@ -139,12 +142,13 @@ def discover(result: OptimizeResult, point: int | None = None, objective: int = 
     x = pd.DataFrame({name: np.asarray(v, dtype=float) for name, v in p.samples.items()})
     o = result.space.objectives[objective]
     name = f"{result.space.name}_point_{point:02d}"
+    units = {c: p.model.info(c).units or "1" for c in x.columns}
     columns = ["box", "parameter", "low", "high", "sampled_low", "sampled_high", "qp_low", "qp_high", "coverage",
                "density", "mass"]
     if not failed.any() or failed.all():
         log.info("%s fails in %d of %d members: nothing for PRIM to separate", name, failed.sum(), failed.size)
         return Discovery(name, o.kpi.label, x, failed, pd.DataFrame(columns=columns),
-                         against=against or result.space.reference.name)
+                         against=against or result.space.reference.name, units=units)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         try:
@@ -184,7 +188,7 @@ def discover(result: OptimizeResult, point: int | None = None, objective: int = 
             if stats["density"] < threshold:
                 break
     return Discovery(name, o.kpi.label, x, failed, pd.DataFrame(rows, columns=columns), trajectories,
-                     against or result.space.reference.name)
+                     against or result.space.reference.name, units)
 
 
 def figure(d: Discovery, path: Any) -> None:
@@ -212,8 +216,8 @@ def figure(d: Discovery, path: Any) -> None:
         ax.add_patch(Rectangle((x0, y0), x1 - x0, y1 - y0, fill=False, ec="k", lw=1.5,
                                label=f"PRIM box 1 (coverage {box1['coverage'].iloc[0]:.2f}, "
                                      f"density {box1['density'].iloc[0]:.2f})"))
-    ax.set_xlabel(a)
-    ax.set_ylabel(b)
+    ax.set_xlabel(f"{a} ({d.units.get(a, '1')})")
+    ax.set_ylabel(f"{b} ({d.units.get(b, '1')})")
     ax.set_title(f"{d.policy}: where it fails on {d.kpi} ({d.failure_share:.0%} of members)", fontsize=9)
     ax.legend(fontsize=7)
     if d.trajectories:

@@ -236,6 +236,9 @@ def _discovery_text(d: Any) -> str:
     lines = ["", f"### Where {d.policy} fails to beat {d.against}", "",
              f"It does not beat {d.against} on {d.kpi} in {d.failed.sum()} of {d.failed.size} ensemble members "
              f"({d.failure_share:.0%})."]
+    if d.failed.any() and not d.failed.all() and d.boxes.empty:
+        lines.append("PRIM finds no region of the uncertain parameters where these failures concentrate "
+                     "(no restriction is significant): they are scattered.")
     for b, g in d.boxes.groupby("box"):
         lims = "; ".join(f"{r.parameter} in [{r.low:.4g}, {r.high:.4g}]" for r in g.itertuples())
         lines.append(f"- PRIM box {b} (coverage {g['coverage'].iloc[0]:.2f}, density {g['density'].iloc[0]:.2f}, "
