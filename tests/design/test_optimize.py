@@ -141,3 +141,15 @@ def test_failed_write_leaves_nothing_that_looks_complete(result, tmp_path, monke
     with pytest.raises(RuntimeError):
         write_outputs(result, tmp_path / "out")
     assert list(tmp_path.iterdir()) == []
+
+
+def test_xmile_twin_gives_the_same_front(result, space_file):
+    """The same search on the XMILE twin of the test model (tools/mdl2xmile.py) finds the same front."""
+    from conftest import FIXTURES
+
+    from sdcluster.model import load_model
+
+    twin = optimize(space_file, model=load_model(FIXTURES / "two_levers.xmile"))
+    np.testing.assert_array_equal(twin.X, result.X)
+    for k, v in result.robust.items():
+        np.testing.assert_allclose(twin.robust[k], v, rtol=1e-9)
