@@ -385,6 +385,14 @@ def bind(space: PolicySpace, model: Any = None, *, runs: int | None = None, seed
         s = seed if seed is not None else (space.uncertainty_seed if space.uncertainty_seed is not None
                                            else unc.seed)
         samples = unc.sample(n, seed=s)
+        for name, values in samples.items():  # as run_ensemble does: refuse values outside declared ranges
+            info = model.info(name)
+            outside = [float(v) for v in values if not info.in_limits(float(v))]
+            if outside:
+                problems.append(f"{label}: uncertainty: {space.uncertainty}: parameters.{name}: {len(outside)} of "
+                                f"{len(values)} sampled values lie outside its declared range {info.range_text()} "
+                                f"({info.units or 'dimensionless'}), e.g. {outside[0]:g}; narrow or truncate the "
+                                "distribution")
         for name in samples:
             py = model.py_name(name)
             if py in seen:

@@ -153,3 +153,28 @@ def test_xmile_twin_gives_the_same_front(result, space_file):
     np.testing.assert_array_equal(twin.X, result.X)
     for k, v in result.robust.items():
         np.testing.assert_allclose(twin.robust[k], v, rtol=1e-9)
+
+
+@pytest.mark.parametrize("robustness, lo, hi", [
+    ({"measure": "regret"}, 0.0, np.inf),
+    ({"measure": "satisficing", "threshold": "reference"}, 0.0, 1.0),
+])
+def test_regret_and_satisficing_searches(space_dir, model, robustness, lo, hi):
+    import yaml
+
+    path = space_dir / "space.yaml"
+    doc = yaml.safe_load(path.read_text())
+    doc["robustness"] = robustness
+    path.write_text(yaml.safe_dump(doc))
+    r = optimize(path, model=model, runs=6, generations=2)
+    label = r.space.objectives[0].label
+    v = r.robust[label]
+    assert ((v >= lo) & (v <= hi)).all()
+    # the value agrees with its definition on the KPI values run by run
+    kpi = r.kpis["net_benefit:cum"]
+    ref = r.reference["net_benefit:cum"]
+    if robustness["measure"] == "regret":
+        best = np.maximum(ref, r.scenarios["skills_only"]["net_benefit:cum"])
+        np.testing.assert_allclose(v, np.maximum(best[None, :] - kpi, 0).max(axis=1))
+    else:
+        np.testing.assert_allclose(v, (kpi > ref[None, :]).mean(axis=1))

@@ -105,3 +105,10 @@ def test_bundled_example_space_binds_to_the_policy_model():
     assert problem.planned_cost(X)[0] == pytest.approx(20)
     params = problem.parameters(X)
     assert params["brokering_end"][0] == params["brokering_start"][0] + 10
+
+
+def test_samples_outside_declared_range_are_refused(space_dir, model, no_runs):
+    (space_dir / "uncertain.yaml").write_text(yaml.safe_dump({"parameters": {
+        "skills efficiency": {"distribution": "uniform", "low": 0, "high": 5}}}))
+    with pytest.raises(ParameterError, match=r"parameters.skills efficiency: \d+ of 24 sampled values lie outside"):
+        bind(load_space(space_dir / "space.yaml"), model)
