@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from typing import Any, Callable, Mapping
 
 import numpy as np
+
 from ..compare import evaluate_kpi
 from ..ensemble import DEFAULT_CHUNK_SIZE, _overlay, _slice
 from ..errors import ParameterError, ScenarioError, SdclusterError, suggest
@@ -158,15 +159,27 @@ class Problem:
     def _py(self, name: str) -> str:
         return self.model.py_name(name)
 
+    @property
+    def cost_py(self) -> str | None:
+        """Python name of the space's cost variable, or None when the model has none."""
+        try:
+            return self.model.py_name(self.space.cost_variable)
+        except SdclusterError:
+            return None
+
     # -- running -------------------------------------------------------------
     def run_params(self, params: Mapping[str, Any], n: int, progress: Callable[[int], None] | None = None,
                    stacked: bool = False) -> dict[str, np.ndarray]:
         """Run *n* candidates (parameter overrides of length *n*, or scalars / callables) over the ensemble.
 
+        With *stacked*, :attr:`base` already holds *n* scenarios' runs side by side,
+        samples applied (see :meth:`evaluate_scenarios`).
+
         Returns
         -------
         dict
-            ``{objective label: KPI values of shape (n, members)}``.
+            ``{KPI label: values of shape (n, members)}``, and under ``"__cost__"`` the
+            cost variable at the end of each run (NaN when the model has none).
         """
         m = self.members
         total = n * m
@@ -193,8 +206,8 @@ class Problem:
                 da = evaluate_kpi(flat, o.kpi)
                 out[o.kpi.label][start:stop] = np.asarray(da.values, dtype=float)
                 self.kpi_units[o.kpi.label] = str(da.attrs.get("units", ""))
-            if self.space.cost_variable in ds:
-                cost[start:stop] = np.asarray(ds[self.space.cost_variable].isel(time=-1).values, dtype=float)
+            if self.cost_py in ds:
+                cost[start:stop] = np.asarray(ds[self.cost_py].isel(time=-1).values, dtype=float)
             else:
                 cost[start:stop] = np.nan
             if progress is not None:
