@@ -208,9 +208,9 @@ def optimize(space: PolicySpace | str, *, model: Any = None, algorithm: str | No
                        ("max_evaluations", max_evaluations), ("max_seconds", max_seconds), ("seed", seed)):
         if value is not None:
             settings[key] = value
-    if int(settings["population"]) < 4 or int(settings["generations"]) < 1:
-        raise SdclusterError(f"{space.label}: search: population {settings['population']} must be at least 4 and "
-                             f"generations {settings['generations']} at least 1")
+    for key, least in (("population", 4), ("generations", 1)):
+        if int(settings[key]) < least:
+            raise SdclusterError(f"{space.label}: search.{key}: value {settings[key]} must be at least {least}")
     problem = bind(space, model, runs=runs, chunk_size=chunk_size)
     settings["runs"] = problem.members
     objectives = space.objectives
