@@ -1,6 +1,8 @@
 """Scenario discovery: PRIM finds the region of the uncertain parameters where a policy fails."""
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -8,11 +10,11 @@ import pytest
 from sdcluster.design import optimize
 from sdcluster.design.discovery import discover, failures
 
+FIXTURES = Path(__file__).parent / "fixtures"
+
 
 @pytest.fixture(scope="module")
 def skills_bet(model):
-    from conftest import FIXTURES
-
     return optimize(FIXTURES / "skills_bet.yaml", model=model)
 
 
@@ -33,8 +35,6 @@ def test_prim_box_isolates_low_skills_efficiency(skills_bet):
 
 
 def test_cli_writes_discovery(tmp_path):
-    from conftest import FIXTURES
-
     from sdcluster.cli import main
 
     out = tmp_path / "bet"

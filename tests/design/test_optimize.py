@@ -1,6 +1,8 @@
 """The search: vectorised evaluation equals plain runs, feasibility, reproducibility, outputs that run again."""
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -9,6 +11,8 @@ import xarray as xr
 from sdcluster.compare import evaluate_kpi
 from sdcluster.design import bind, load_space, optimize
 from sdcluster.design.outputs import write_outputs
+
+FIXTURES = Path(__file__).parent / "fixtures"
 
 
 def test_population_x_ensemble_equals_plain_runs(model, space_file):
@@ -145,8 +149,6 @@ def test_failed_write_leaves_nothing_that_looks_complete(result, tmp_path, monke
 
 def test_xmile_twin_gives_the_same_front(result, space_file):
     """The same search on the XMILE twin of the test model (tools/mdl2xmile.py) finds the same front."""
-    from conftest import FIXTURES
-
     from sdcluster.model import load_model
 
     twin = optimize(space_file, model=load_model(FIXTURES / "two_levers.xmile"))

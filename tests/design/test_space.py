@@ -9,6 +9,8 @@ import yaml
 from sdcluster.design import bind, load_space
 from sdcluster.errors import ParameterError, ScenarioError
 
+FIXTURES = Path(__file__).parent / "fixtures"
+
 
 def _edit(folder: Path, change) -> Path:
     path = folder / "space.yaml"
@@ -94,8 +96,6 @@ def test_lever_that_is_also_uncertain_is_refused(space_dir, model, no_runs):
 
 def test_bundled_example_space_binds_to_the_policy_model():
     """scenarios/design/budget_20M.yaml and the bundled uncertainty file check against cluster_policy."""
-    from conftest import FIXTURES
-
     root = FIXTURES.parents[2]
     space = load_space(root / "scenarios" / "design" / "budget_20M.yaml")
     assert len(space.instruments) == 6 and space.budget == 20
