@@ -25,7 +25,11 @@ def __getattr__(name: str):
         from .simulate import run_scenarios
 
         return run_scenarios
-    if name in {"compare", "lifecycle", "calibrate", "ensemble", "sensitivity", "plot", "report"}:
+    if name == "optimize":
+        from .design import optimize
+
+        return optimize
+    if name in {"compare", "lifecycle", "calibrate", "ensemble", "sensitivity", "plot", "report", "design"}:
         import importlib
 
         return importlib.import_module(f".{name}", __name__)

@@ -18,8 +18,8 @@ from .. import __version__
 from ..errors import SdclusterError
 
 #: Sub-command modules, in the order ``sdcluster --help`` lists them.
-SUBCOMMANDS = ("run", "compare", "check", "info", "calibrate", "ensemble", "sensitivity", "loops",
-               "explore")
+SUBCOMMANDS = ("run", "compare", "check", "info", "calibrate", "ensemble", "sensitivity", "optimize",
+               "loops", "explore")
 
 log = logging.getLogger("sdcluster")
 
