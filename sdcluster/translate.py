@@ -171,6 +171,24 @@ def _translate_without_import(copy: Path, fmt: str, original: Path) -> Path:
         raise ModelLoadError(f"{original}: PySD cannot translate this {fmt} model: {detail}") from exc
 
 
+def checked_source(translation: Translation) -> str:
+    """Text of a published translation, verified against its manifest hashes.
+
+    For code generators (:mod:`sdcluster.compiled`): they start only from the
+    exact text that passed the safety check on this load.
+
+    Raises
+    ------
+    ModelLoadError
+        If the file changed since it was checked.
+    """
+    data = translation.py_file.read_bytes()
+    manifest = _read_manifest(translation.py_file.parent)
+    if manifest is None or manifest["py_sha256"].get(translation.py_file.name) != sha256_bytes(data):
+        raise ModelLoadError(f"{translation.py_file}: translation changed after its safety check")
+    return data.decode("utf-8")
+
+
 def _check_safety(py_file: Path, original: Path) -> None:
     from .safety import check_translated_file
 
