@@ -10,6 +10,7 @@ operations in the same order (tested to 1e-9 relative against plain PySD).
 """
 from __future__ import annotations
 
+import hashlib
 import logging
 import math
 import threading
@@ -179,14 +180,25 @@ def compile_translation(source: str, root: Path) -> CompiledModel:
     """
     from .build import load_kernel
 
-    key = (source, str(root))
-    with _COMPILE_LOCK:
-        if key in _COMPILED:
-            return _COMPILED[key]
+    def make() -> tuple[str, dict]:
         spec = generate(source)
+        return spec.source, {"constants": spec.constants, "defaults": spec.defaults, "outputs": spec.outputs}
+
+    memo = (source, str(root))
+    with _COMPILE_LOCK:
+        if memo in _COMPILED:
+            return _COMPILED[memo]
         start = _time.perf_counter()
-        kernel, cached = load_kernel(spec.source, root)
+        key = hashlib.sha256(f"{source}|{_generator_hash()}".encode()).hexdigest()
+        kernel, spec, cached = load_kernel(key, make, root)
         seconds = _time.perf_counter() - start
         log.info("%s the compiled kernel in %.2f s", "loaded" if cached else "compiled", seconds)
-        _COMPILED[key] = CompiledModel(spec, kernel, cached, seconds)
-        return _COMPILED[key]
+        _COMPILED[memo] = CompiledModel(KernelSpec(source="", **spec), kernel, cached, seconds)
+        return _COMPILED[memo]
+
+
+def _generator_hash() -> str:
+    """SHA-256 of the code generator's source: a changed generator never reuses old kernels."""
+    from . import codegen
+
+    return hashlib.sha256(Path(codegen.__file__).read_bytes()).hexdigest()

@@ -3,15 +3,15 @@
 Layout (``<root>`` is the translation cache, :func:`sdcluster.translate.cache_root`)::
 
     <root>/.compiled/<key>/kernel.py         generated source (from a checked translation)
+    <root>/.compiled/<key>/spec.json         how to call it (constants, defaults, outputs)
     <root>/.compiled/<key>/__pycache__/...   Numba's cache (index + machine code)
     <root>/.compiled/<key>/manifest.json     SHA-256 of every file above
 
-``<key>`` hashes the generated source and the Numba, llvmlite and Python
-versions. An entry is used only when its ``kernel.py`` is byte-identical to
-the source generated now from the checked translation, every file hashes to
-its manifest value and no other file is present; otherwise it is discarded
-(with a warning) and compiled again. Numba's cache index is a pickle, so these
-checks run *before* Numba sees the folder. The generated source is never
+``<key>`` hashes the checked translation text, the generator's own source and
+the Numba, llvmlite and Python versions. An entry is used only when every file
+hashes to its manifest value and no file was added or removed; otherwise it is
+discarded (with a warning) and compiled again. Numba's cache index is a
+pickle, so these checks run *before* Numba sees the folder. The generated source is never
 imported from disk: it is compiled from the text in memory (no bytecode
 written or read). When Numba is configured to cache elsewhere
 (``NUMBA_CACHE_DIR``) or ``SDCLUSTER_COMPILED_CACHE=0``, nothing is written
@@ -86,15 +86,16 @@ def _exec_kernel(source: str, path: Path, cache: bool) -> Callable:
     return numba.njit(SIGNATURE, cache=cache, error_model="numpy", boundscheck=False)(module.kernel)
 
 
-def _valid(folder: Path, source: str) -> bool:
+def _read_valid(folder: Path) -> tuple[str, dict] | None:
+    """Kernel source and spec of *folder* if every file matches its manifest and none was added."""
     try:
         manifest = json.loads((folder / "manifest.json").read_text())
-        if (folder / "kernel.py").read_text() != source:
-            return False
         files = _files(folder)
-        return files == manifest["files"] and any(k.endswith(".nbi") for k in files)
+        if files != manifest["files"] or not any(k.endswith(".nbi") for k in files):
+            return None
+        return (folder / "kernel.py").read_text(), json.loads((folder / "spec.json").read_text())
     except (OSError, ValueError, KeyError, TypeError):
-        return False
+        return None
 
 
 def _discard(folder: Path) -> None:
@@ -106,35 +107,42 @@ def _discard(folder: Path) -> None:
         pass
 
 
-def load_kernel(source: str, root: Path) -> tuple[Callable, bool]:
-    """Return the compiled kernel for *source* and whether it came from the disk cache.
+def load_kernel(key: str, make: Callable[[], tuple[str, dict]], root: Path) -> tuple[Callable, dict, bool]:
+    """Return the compiled kernel, its spec and whether it came from the disk cache.
 
     Parameters
     ----------
-    source
-        Generated kernel module (from :func:`sdcluster.compiled.codegen.generate`).
+    key
+        Identifies the kernel: hash of the checked translation and of the generator
+        (the Numba, llvmlite and Python versions are added here).
+    make
+        Generates ``(kernel source, spec)`` on a cache miss.
     root
         Translation cache root; entries go to ``root / ".compiled"`` (a dot folder: not a
         translation entry).
     """
     if not _disk_cache_enabled():
-        return _exec_kernel(source, Path("<sdcluster-kernel>"), cache=False), False
-    key = _sha(f"{source}|{_versions()}".encode())
+        source, spec = make()
+        return _exec_kernel(source, Path("<sdcluster-kernel>"), cache=False), spec, False
+    key = _sha(f"{key}|{_versions()}".encode())
     base = root / ".compiled"
     folder = base / key
     if folder.is_dir():
-        if _valid(folder, source):
-            return _exec_kernel(source, folder / "kernel.py", cache=True), True
+        hit = _read_valid(folder)
+        if hit is not None:
+            return _exec_kernel(hit[0], folder / "kernel.py", cache=True), hit[1], True
         log.warning("compiled kernel cache entry %s is incomplete or was modified; compiling again", folder)
         _discard(folder)
+    source, spec = make()
     try:
         base.mkdir(parents=True, exist_ok=True)
         work = Path(tempfile.mkdtemp(prefix=f".tmp-{key[:16]}-", dir=base))
     except OSError as exc:
         log.info("cannot write the compiled kernel cache under %s (%s); compiling in memory", base, exc)
-        return _exec_kernel(source, Path("<sdcluster-kernel>"), cache=False), False
+        return _exec_kernel(source, Path("<sdcluster-kernel>"), cache=False), spec, False
     try:
         (work / "kernel.py").write_text(source)
+        (work / "spec.json").write_text(json.dumps(spec))
         kernel = _exec_kernel(source, work / "kernel.py", cache=True)
         files = _files(work)
         if any(k.endswith(".nbi") for k in files):
@@ -148,4 +156,4 @@ def load_kernel(source: str, root: Path) -> tuple[Callable, bool]:
     finally:
         if work.exists():
             shutil.rmtree(work, ignore_errors=True)
-    return kernel, False
+    return kernel, spec, False
