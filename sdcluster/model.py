@@ -33,6 +33,12 @@ CONTROL_VARS = ("initial_time", "final_time", "time_step", "saveper")
 #: Execution engines a Model can use (see :class:`Model`).
 ENGINES = ("auto", "compiled", "pysd")
 
+#: From this many runs in one batch, ``engine="auto"`` uses the vectorised PySD engine (when the
+#: model allows it): the compiled kernel runs the parameter sets one after another, the vectorised
+#: engine's per-step overhead is shared by all of them (measured crossover on cluster_policy:
+#: 2,000-5,000 runs, benchmarks/bench_compiled.py).
+LARGE_BATCH = 3000
+
 
 @dataclass(frozen=True)
 class VariableInfo:
@@ -390,6 +396,10 @@ class Model:
         so that a run PySD would stop with an error (division by zero...) does
         so here too, and NaN/inf results are PySD's own.
         """
+        batch = _batch_size(params)
+        if (self.engine == "auto" and batch is not None and batch >= LARGE_BATCH
+                and self._engine.vectorisable):
+            return self._engine.run(params, settings, names, progress)
         compiled = self.compiled
         if compiled is None:
             if self.engine == "compiled":
@@ -401,7 +411,6 @@ class Model:
                 raise RunError(f"{self.path.name}: cannot run compiled: {reason}")
             log.info("%s: this run uses the PySD engine (%s)", self.path.name, reason)
             return self._engine.run(params, settings, names, progress)
-        batch = _batch_size(params)
         times, values, finite = compiled.run(params, settings, names, batch)
         if progress is not None:
             progress(int(round((settings.final_time - settings.initial_time) / settings.time_step)))

@@ -12,15 +12,17 @@ sets one after another, each with the Euler scheme of
 :meth:`pysd.py_backend.model.Model.run`:
 
 1. per run: constants (model value, a per-run value, or a time schedule
-   sampled on the time grid), then the initial values of every stateful
-   object in dependency order (PySD's initialisation);
+   sampled on the time grid) and time-independent auxiliaries (again on
+   every step when a schedule is given), then, at the initial time, the
+   initial values of every stateful object in dependency order (PySD's
+   initialisation, including its lowering of a DELAY's order);
 2. per step: the time-dependent auxiliaries in dependency order, the
    outputs (save steps only; auxiliaries needed only by outputs are computed
    there), the derivatives of all states, then every state updated as
    ``state + ddt * dt``.
 
-Stateful objects (INTEG, SMOOTH*, DELAY1/3/N-as-Delay, INITIAL) live in one
-state vector per run; lookups are NumPy arrays frozen into the kernel with
+Stateful objects (INTEG, SMOOTH/SMOOTH3/SMOOTHI, DELAY1/DELAY3/DELAY1I —
+PySD's ``Delay`` — and INITIAL) live in one state vector per run; lookups are NumPy arrays frozen into the kernel with
 PySD's interpolation/extrapolation semantics; PySD's helper functions
 (``if_then_else``, ``step``, ``ramp``, ``pulse``, ``xidz``, ``zidz``, ``integer``,
 ``quantum``, ``modulo``) are reproduced operation by operation.
