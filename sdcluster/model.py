@@ -245,6 +245,9 @@ class Model:
                 except Uncompilable as exc:
                     self.compile_failure = str(exc)
                     log.info("%s: runs use the PySD engine (cannot compile: %s)", self.path.name, exc)
+                except Exception as exc:  # Numba or the file system failed: never wrong, only slower
+                    self.compile_failure = f"compilation failed ({type(exc).__name__}: {exc})"
+                    log.warning("%s: runs use the PySD engine (%s)", self.path.name, self.compile_failure)
         return self._compiled or None
 
     def info(self, name: str) -> VariableInfo:

@@ -554,6 +554,7 @@ def generate(source: str) -> KernelSpec:
     w(2, "for j in range(P.shape[1]):")
     w(3, "C[j] = P[r, j]")
     w(2, "si = 0")
+    w(2, "failed = False")
     w(2, "for k in range(times.shape[0]):")
     w(3, "t = times[k]")
     w(3, "if k == 0 or has_sched:")
@@ -583,8 +584,11 @@ def generate(source: str) -> KernelSpec:
             o = em.delay_order[n]
             w(4, f"yi_{n} = {emit('i', st.args['delay_time'])}")
             w(4, f"{o} = {st.order}")
-            w(4, f"while {o} * dt > yi_{n}:")
+            w(4, f"while {o} > 0 and {o} * dt > yi_{n}:")
             w(5, f"{o} -= 1")
+            w(4, f"if {o} < 1:")  # PySD fails on an empty delay: NaN here, so the run is redone on PySD
+            w(5, f"{o} = 1")
+            w(5, "failed = True")
             w(4, f"xi_{n} = {init} * yi_{n}")
             w(4, f"for i in range({o}):")
             w(5, f"st[{st.slot} + i] = xi_{n}")
@@ -630,6 +634,8 @@ def generate(source: str) -> KernelSpec:
             n = str(st.order) if st.cls == "Smooth" else em.delay_order[st.name]
             w(3, f"for i in range({n}):")
             w(4, f"st[{s} + i] = st[{s} + i] + dd[{s} + i] * dt")
+    w(2, "if failed:")
+    w(3, "out[r, :, :] = np.nan")
     src = "\n".join([HEADER, *em.globals, "", "", *lines, ""])
     return KernelSpec(source=src, constants=list(defaults), defaults=[float(v) for v in defaults.values()],
                       outputs=outputs)
