@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import logging
+import shutil
 from pathlib import Path
 
 import numpy as np
@@ -116,17 +117,21 @@ def test_unknown_engine_is_refused():
         sdcluster.load_model("cluster_lifecycle", engine="numba")
 
 
-@pytest.mark.parametrize("attack", ["machine code", "kernel source", "extra file"])
-def test_tampered_compiled_artefact_is_detected_and_rebuilt(tmp_path, monkeypatch, caplog, attack):
-    monkeypatch.setenv("SDCLUSTER_CACHE_DIR", str(tmp_path))
-    path = CORE / "small_cluster.mdl"
-    reference = sdcluster.load_model(path).run()
-    monkeypatch.setattr(sdcluster.compiled, "_COMPILED", {})  # as in a new process
-    first = sdcluster.load_model(path).compiled
-    assert first.from_cache
-    (entry,) = list((tmp_path / ".compiled").iterdir())
-    manifest = json.loads((entry / "manifest.json").read_text())
-    assert any(k.endswith(".nbc") for k in manifest["files"]) and any(k.endswith(".nbi") for k in manifest["files"])
+@pytest.fixture(scope="module")
+def compiled_cache(tmp_path_factory):
+    """A cache root holding the translation and compiled kernel of the core test model."""
+    root = tmp_path_factory.mktemp("compiled-cache")
+    mp = pytest.MonkeyPatch()
+    mp.setenv("SDCLUSTER_CACHE_DIR", str(root))
+    mp.setattr(sdcluster.compiled, "_COMPILED", {})
+    try:
+        reference = sdcluster.load_model(CORE / "small_cluster.mdl").run()
+    finally:
+        mp.undo()
+    return root, reference
+
+
+def _tamper(entry: Path, attack: str) -> None:
     if attack == "machine code":
         target = next(entry.glob("__pycache__/*.nbc"))
         data = bytearray(target.read_bytes())
@@ -135,14 +140,40 @@ def test_tampered_compiled_artefact_is_detected_and_rebuilt(tmp_path, monkeypatc
     elif attack == "kernel source":
         with open(entry / "kernel.py", "a") as fh:
             fh.write("\nimport os\n")
+    elif attack == "spec":
+        spec = json.loads((entry / "spec.json").read_text())
+        spec["defaults"][0] += 1.0  # a different default value for the first constant
+        (entry / "spec.json").write_text(json.dumps(spec))
     else:
         (entry / "__pycache__" / "planted.nbi").write_bytes(b"not numba")
+
+
+@pytest.mark.parametrize("attack", ["machine code", "kernel source", "spec", "extra file"])
+def test_tampered_compiled_artefact_is_refused(compiled_cache, tmp_path, attack):
+    (entry,) = list((compiled_cache[0] / ".compiled").iterdir())
+    manifest = json.loads((entry / "manifest.json").read_text())
+    assert {k.rsplit(".", 1)[-1] for k in manifest["files"]} >= {"py", "json", "nbi", "nbc"}
+    copy = tmp_path / entry.name
+    shutil.copytree(entry, copy)
+    assert build._read_valid(copy) is not None
+    _tamper(copy, attack)
+    assert build._read_valid(copy) is None
+
+
+def test_tampered_compiled_artefact_is_rebuilt(compiled_cache, tmp_path, monkeypatch, caplog):
+    root, reference = compiled_cache
+    shutil.copytree(root, tmp_path / "cache")
+    monkeypatch.setenv("SDCLUSTER_CACHE_DIR", str(tmp_path / "cache"))
+    monkeypatch.setattr(sdcluster.compiled, "_COMPILED", {})  # as in a new process
+    assert sdcluster.load_model(CORE / "small_cluster.mdl").compiled.from_cache
+    (entry,) = list((tmp_path / "cache" / ".compiled").iterdir())
+    _tamper(entry, "machine code")
     monkeypatch.setattr(sdcluster.compiled, "_COMPILED", {})
     with caplog.at_level(logging.WARNING, logger="sdcluster.compiled.build"):
-        model = sdcluster.load_model(path)
+        model = sdcluster.load_model(CORE / "small_cluster.mdl")
         again = model.run()
     assert "was modified" in caplog.text
     assert not model.compiled.from_cache  # rebuilt from the checked translation
     for name in reference.data_vars:
         np.testing.assert_array_equal(again[name].values, reference[name].values)
-    assert build._read_valid(next((tmp_path / ".compiled").iterdir())) is not None
+    assert build._read_valid(next((tmp_path / "cache" / ".compiled").iterdir())) is not None
