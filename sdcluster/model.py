@@ -22,14 +22,23 @@ import xarray as xr
 
 from . import __version__
 from .checked_load import load_pysd_model
-from .engine import Engine, RunSettings
+from .engine import Engine, RunSettings, _batch_size, _run_value
 from .errors import ModelLoadError, ParameterError, RunError, suggest
-from .translate import VENSIM_SUFFIXES, XMILE_SUFFIXES, translate
+from .translate import VENSIM_SUFFIXES, XMILE_SUFFIXES, cache_root, checked_source, translate
 
 log = logging.getLogger(__name__)
 
 #: PySD names of the simulation control variables.
 CONTROL_VARS = ("initial_time", "final_time", "time_step", "saveper")
+
+#: Execution engines a Model can use (see :class:`Model`).
+ENGINES = ("auto", "compiled", "pysd")
+
+#: From this many runs in one batch, ``engine="auto"`` uses the vectorised PySD engine (when the
+#: model allows it): the compiled kernel runs the parameter sets one after another, the vectorised
+#: engine's per-step overhead is shared by all of them (measured crossover on cluster_policy:
+#: 2,000-5,000 runs, benchmarks/bench_compiled.py).
+LARGE_BATCH = 3000
 
 
 @dataclass(frozen=True)
@@ -115,13 +124,20 @@ def resolve_model_path(path_or_name: str | Path) -> Path:
                          f"(bundled: {', '.join(stems) or 'none'}).{hint}")
 
 
-def load_model(path_or_name: str | Path) -> "Model":
+def load_model(path_or_name: str | Path, *, engine: str = "auto") -> "Model":
     """Load a Vensim (``.mdl``) or XMILE (``.xmile``/``.xml``/``.stmx``) model.
 
     Parameters
     ----------
     path_or_name
         A model file path, or the name of a model bundled with sdcluster.
+    engine
+        ``"auto"`` (default): runs use the compiled kernel
+        (:mod:`sdcluster.compiled`, built on the first run and cached on disk)
+        when the model compiles, else the PySD engine (the reason is logged);
+        ``"compiled"``: the same, but a model that cannot be compiled raises
+        :class:`~sdcluster.errors.RunError` on its first run; ``"pysd"``:
+        always the PySD engine (:mod:`sdcluster.engine`).
 
     Returns
     -------
@@ -140,8 +156,11 @@ def load_model(path_or_name: str | Path) -> "Model":
     The translation is cached by content hash (see :mod:`sdcluster.translate`);
     nothing is ever written next to the model file.
     """
+    if engine not in ENGINES:
+        raise ModelLoadError(f"engine {engine!r} is not one of {', '.join(ENGINES)}{suggest(str(engine), ENGINES)}")
     path = resolve_model_path(path_or_name)
     translation = translate(path)
+    source = checked_source(translation)
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
@@ -153,7 +172,7 @@ def load_model(path_or_name: str | Path) -> "Model":
         detail = detail if len(detail) <= 300 else detail[:297] + "..."
         raise ModelLoadError(f"{path}: the model failed to initialise in PySD: "
                              f"{type(exc).__name__}: {detail}") from None
-    return Model(path, translation.source_sha256, translation.format, pysd_model)
+    return Model(path, translation.source_sha256, translation.format, pysd_model, engine=engine, source=source)
 
 
 class Model:
@@ -163,8 +182,14 @@ class Model:
     instance per thread or process.
     """
 
-    def __init__(self, path: Path, sha256: str, fmt: str, pysd_model: Any):
+    def __init__(self, path: Path, sha256: str, fmt: str, pysd_model: Any, *, engine: str = "pysd",
+                 source: str | None = None):
         self.path = Path(path)
+        self.engine = engine
+        self._source = source  # checked translation text, input of the kernel generator
+        self._compiled: Any = None  # CompiledModel, False when it cannot be compiled, None before trying
+        self._coords_cache: dict[tuple, xr.Dataset] = {}  # coordinate-only Datasets of recent time grids
+        self.compile_failure: str | None = None
         self.name = self.path.stem
         self.sha256 = sha256
         self.format = fmt
@@ -206,7 +231,30 @@ class Model:
     @property
     def vectorisable(self) -> bool:
         """True when :meth:`run_batch` evaluates all parameter sets in one pass."""
-        return self._engine.vectorisable
+        return self.compiled is not None or self._engine.vectorisable
+
+    @property
+    def compiled(self) -> Any:
+        """The compiled kernel (:class:`sdcluster.compiled.CompiledModel`), or ``None``.
+
+        Built on first access (a few seconds, then cached on disk); ``None``
+        with ``engine="pysd"`` or when the model cannot be compiled (the reason
+        is logged and kept in :attr:`compile_failure`).
+        """
+        if self._compiled is None:
+            self._compiled = False
+            if self.engine != "pysd" and self._source is not None:
+                from .compiled import Uncompilable, compile_translation
+
+                try:
+                    self._compiled = compile_translation(self._source, cache_root())
+                except Uncompilable as exc:
+                    self.compile_failure = str(exc)
+                    log.info("%s: runs use the PySD engine (cannot compile: %s)", self.path.name, exc)
+                except Exception as exc:  # Numba or the file system failed: never wrong, only slower
+                    self.compile_failure = f"compilation failed ({type(exc).__name__}: {exc})"
+                    log.warning("%s: runs use the PySD engine (%s)", self.path.name, self.compile_failure)
+        return self._compiled or None
 
     def info(self, name: str) -> VariableInfo:
         """Catalogue entry for a model name or Python name."""
@@ -261,7 +309,7 @@ class Model:
         settings = self._settings(initial_time, final_time, time_step, saveper)
         names = self._outputs(outputs)
         with _progress_bar(progress, settings) as bar:
-            times, values = self._engine.run(resolved, settings, names, bar)
+            times, values = self._simulate(resolved, settings, names, bar)
         return self._dataset(times, values, resolved, settings, dims=("time",))
 
     def run_batch(self, params: Mapping[str, Any], *, initial_time: float | None = None,
@@ -291,6 +339,44 @@ class Model:
         external functions) run all *N* sets in one pass; others fall back to
         a loop of :meth:`run`, logging the reason once.
         """
+        resolved, settings, names = self._prepare_batch(params, check_limits, initial_time, final_time,
+                                                        time_step, saveper, outputs)
+        # the engines evaluate all sets in one pass, or one by one (logging why)
+        times, values = self._simulate(resolved, settings, names)
+        values = {k: v.T for k, v in values.items()}  # (run, time)
+        return self._dataset(times, values, resolved, settings, dims=("run", "time"))
+
+    def run_arrays(self, params: Mapping[str, Any] | None = None, *, batch: bool = False,
+                   initial_time: float | None = None, final_time: float | None = None,
+                   time_step: float | None = None, saveper: float | None = None,
+                   outputs: Sequence[str] | None = None,
+                   check_limits: bool = True) -> tuple[np.ndarray, dict[str, np.ndarray]]:
+        """:meth:`run` (or :meth:`run_batch` with ``batch=True``) returning plain arrays.
+
+        For callers that run a model many times and read a few outputs
+        (calibration): the same numbers without building a Dataset.
+
+        Returns
+        -------
+        times : numpy.ndarray
+            Saved times, shape ``(T,)``.
+        values : dict
+            ``{py_name: array}`` of shape ``(T,)``, or ``(N, T)`` with ``batch=True``.
+        """
+        if batch:
+            resolved, settings, names = self._prepare_batch(params or {}, check_limits, initial_time, final_time,
+                                                            time_step, saveper, outputs)
+            times, values = self._simulate(resolved, settings, names)
+            return times, {k: v.T for k, v in values.items()}
+        resolved = self._resolve_params(params or {}, check_limits)
+        settings = self._settings(initial_time, final_time, time_step, saveper)
+        return self._simulate(resolved, settings, self._outputs(outputs))
+
+    # -- helpers ------------------------------------------------------------
+    def _prepare_batch(self, params: Mapping[str, Any], check_limits: bool, initial_time: float | None,
+                       final_time: float | None, time_step: float | None, saveper: float | None,
+                       outputs: Sequence[str] | None) -> tuple[dict[str, Any], RunSettings, list[str]]:
+        """Validate the arguments of :meth:`run_batch`."""
         arrays, batched = {}, {}
         for key, value in params.items():
             if callable(value):
@@ -309,12 +395,43 @@ class Model:
             py = self._check_settable(key)
             self._check_values(py, arr, check_limits)
             resolved[py] = arr
-        settings = self._settings(initial_time, final_time, time_step, saveper)
-        names = self._outputs(outputs)
-        # the engine evaluates all sets in one pass, or one by one (logging why)
-        times, values = self._engine.run(resolved, settings, names)
-        values = {k: v.T for k, v in values.items()}  # (run, time)
-        return self._dataset(times, values, resolved, settings, dims=("run", "time"))
+        return resolved, self._settings(initial_time, final_time, time_step, saveper), self._outputs(outputs)
+
+    def _simulate(self, params: Mapping[str, Any], settings: RunSettings, names: list[str],
+                  progress: Any = None) -> tuple[np.ndarray, dict[str, np.ndarray]]:
+        """Run on the compiled kernel when possible, else on the PySD engine.
+
+        Runs whose outputs are not all finite are made again on the PySD engine,
+        so that a run PySD would stop with an error (division by zero...) does
+        so here too, and NaN/inf results are PySD's own.
+        """
+        batch = _batch_size(params)
+        if (self.engine == "auto" and batch is not None and batch >= LARGE_BATCH
+                and self._engine.vectorisable):
+            return self._engine.run(params, settings, names, progress)
+        compiled = self.compiled
+        if compiled is None:
+            if self.engine == "compiled":
+                raise RunError(f"{self.path.name}: cannot run compiled: {self.compile_failure}")
+            return self._engine.run(params, settings, names, progress)
+        reason = compiled.unsupported(params, names)
+        if reason is not None:
+            if self.engine == "compiled":
+                raise RunError(f"{self.path.name}: cannot run compiled: {reason}")
+            log.info("%s: this run uses the PySD engine (%s)", self.path.name, reason)
+            return self._engine.run(params, settings, names, progress)
+        times, values, finite = compiled.run(params, settings, names, batch)
+        if progress is not None:
+            progress(int(round((settings.final_time - settings.initial_time) / settings.time_step)))
+        if finite.all():
+            return times, values
+        if batch is None:
+            return self._engine.run(params, settings, names)
+        for i in np.flatnonzero(~finite):  # PySD's numbers for the runs that went non-finite
+            _, one = self._engine.run({k: _run_value(v, i) for k, v in params.items()}, settings, names)
+            for name, arr in one.items():
+                values[name][:, i] = arr
+        return times, values
 
     def loops(self, params: Mapping[str, Any] | None = None, **kwargs: Any) -> xr.Dataset:
         """Loop dominance over one run (Loops that Matter): see :func:`sdcluster.analysis.loops.dominance`."""
@@ -407,13 +524,19 @@ class Model:
             info = self._by_py[name]
             data_vars[name] = xr.Variable(dims, arr, attrs={
                 "units": info.units, "long_name": info.name, "description": info.description})
-        coords = {"time": ("time", times, {"units": self.time_units, "long_name": "Time",
-                                            "standard_name": "time"})}
-        if "run" in dims:
-            n = next(iter(values.values())).shape[0] if values else 0
-            coords["run"] = ("run", np.arange(n), {"long_name": "ensemble run index"})
-        ds = xr.Dataset(data_vars, coords=coords)
-        ds.attrs.update(self.provenance(params, settings))
+        n = next(iter(values.values())).shape[0] if values and "run" in dims else 0
+        key = (dims, n, times.tobytes())
+        base = self._coords_cache.get(key)
+        if base is None:
+            coords = {"time": ("time", times, {"units": self.time_units, "long_name": "Time",
+                                                "standard_name": "time"})}
+            if "run" in dims:
+                coords["run"] = ("run", np.arange(n), {"long_name": "ensemble run index"})
+            base = xr.Dataset(coords=coords)
+            if len(self._coords_cache) > 8:
+                self._coords_cache.clear()
+            self._coords_cache[key] = base
+        ds = _fast_dataset(base, data_vars, self.provenance(params, settings))
         _warn_non_finite(ds, self.path)
         return ds
 
@@ -437,6 +560,23 @@ class Model:
             "xarray_version": xr.__version__,
             "Conventions": "CF-1.8",
         }
+
+
+def _fast_dataset(base: xr.Dataset, data_vars: dict[str, xr.Variable], attrs: dict[str, Any]) -> xr.Dataset:
+    """``xr.Dataset(data_vars, coords=base.coords, attrs=attrs)`` without the merge of aligned variables.
+
+    Every variable is built on the dimensions of *base* (a Dataset holding only
+    the coordinates, reused between runs), so xarray's alignment and merge
+    (most of the cost of a fast run) have nothing to do; the Dataset is
+    assembled directly (``_construct_direct``, xarray's internal constructor,
+    with the public one as fallback).
+    """
+    construct = getattr(xr.Dataset, "_construct_direct", None)
+    if construct is None:  # pragma: no cover - older/newer xarray without the internal constructor
+        return xr.Dataset(data_vars, coords=base.coords, attrs=attrs)
+    variables = {k: v.copy(deep=False) for k, v in base._variables.items()}
+    variables.update(data_vars)
+    return construct(variables, set(base._coord_names), dict(base.sizes), dict(attrs), dict(base._indexes))
 
 
 def _describe(value: Any) -> Any:

@@ -315,6 +315,9 @@ class Evaluator:
             params = dict(self.fixed)
             params.update({s.py_name: thetas[:, j].copy() for j, s in enumerate(self.specs)})
             try:
+                if hasattr(self.model, "run_arrays"):  # sdcluster Model: the same numbers without a Dataset
+                    return {v: np.asarray(a, dtype=float)
+                            for v, a in self.model.run_arrays(params, batch=True, **kwargs)[1].items()}
                 ds = self.model.run_batch(params, **kwargs)
                 return {v: np.asarray(ds[v].values, dtype=float) for v in self.outputs}
             except (SdclusterError, ArithmeticError, ValueError) as exc:
@@ -327,6 +330,8 @@ class Evaluator:
         params.update({s.py_name: float(v) for s, v in zip(self.specs, theta)})
         nt = int(round((self.final_time - self.initial_time) / self.time_step)) + 1
         try:
+            if hasattr(self.model, "run_arrays"):
+                return {v: np.asarray(a, dtype=float) for v, a in self.model.run_arrays(params, **kwargs)[1].items()}
             ds = self.model.run(params, **kwargs)
             return {v: np.asarray(ds[v].values, dtype=float) for v in self.outputs}
         except (SdclusterError, ArithmeticError, ValueError) as exc:

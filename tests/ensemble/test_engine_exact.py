@@ -1,4 +1,7 @@
-"""The vectorised path of the engine equals plain PySD, run by run, to 1e-9 relative."""
+"""The vectorised path of the PySD engine equals plain PySD, run by run, to 1e-9 relative.
+
+Models are loaded with ``engine="pysd"``: the compiled path has its own tests (test_compiled.py).
+"""
 from __future__ import annotations
 
 import logging
@@ -14,6 +17,12 @@ _MODELS = Path(__file__).resolve().parents[2] / "models"
 BUNDLED = sorted(_MODELS.glob("*.mdl")) + sorted(_MODELS.glob("*.xmile"))
 
 RTOL = 1e-9
+
+
+@pytest.fixture(scope="module")
+def functions_model(fixtures):
+    """The function zoo on sdcluster's PySD engine (overrides the conftest fixture in this module)."""
+    return sdcluster.load_model(fixtures / "functions.mdl", engine="pysd")
 
 
 def _assert_equal_to_plain_pysd(model, batch, params, plain_loader, runs, **time):
@@ -93,7 +102,7 @@ def test_nan_run_kept_others_intact(functions_model):
 
 @pytest.mark.parametrize("path", BUNDLED, ids=[p.name for p in BUNDLED])
 def test_bundled_model_vectorised_equals_plain_pysd(path, plain, sampler):
-    model = sdcluster.load_model(path)
+    model = sdcluster.load_model(path, engine="pysd")
     assert model.vectorisable, model._engine.vector_blockers
     params = sampler(model, 6, seed=7, spread=0.25)
     # plain PySD evaluates lookups through xarray and is slow: compare over the full
@@ -107,7 +116,7 @@ def test_bundled_model_vectorised_equals_plain_pysd(path, plain, sampler):
 
 @pytest.mark.parametrize("path", BUNDLED, ids=[p.name for p in BUNDLED])
 def test_bundled_model_vectorised_equals_engine_single_runs_at_model_step(path, sampler):
-    model = sdcluster.load_model(path)
+    model = sdcluster.load_model(path, engine="pysd")
     params = sampler(model, 4, seed=5, spread=0.25)
     batch = model.run_batch(params)
     for i in (0, 3):
@@ -118,7 +127,7 @@ def test_bundled_model_vectorised_equals_engine_single_runs_at_model_step(path, 
 
 
 def test_unsupported_function_is_named_and_runs_fall_back(fixtures, caplog):
-    model = sdcluster.load_model(fixtures / "unsupported.mdl")
+    model = sdcluster.load_model(fixtures / "unsupported.mdl", engine="pysd")
     assert not model.vectorisable
     assert any("DelayFixed" in r for r in model._engine.vector_blockers), model._engine.vector_blockers
     growth = np.array([0.05, 0.1, 0.2])
