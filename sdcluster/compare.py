@@ -36,8 +36,13 @@ Python)::
     scenarios that cost the same as the baseline.
 ``min:`` / ``max:``
     ranking direction: rank 1 goes to the smallest (``min``) or largest
-    (``max``) value. Default ``max``, except for times to a threshold
-    (``t>=``/``t<=``: earlier is better, ``min``).
+    (``max``) value. Default: :func:`better_direction`, the one definition
+    of "better" shared by ``compare``, ``ensemble``, the robustness tables
+    and the brief: lower is better for times to a threshold
+    (``t>=``/``t<=``: earlier is better) and for costs (a variable whose name
+    has the word ``cost`` or ``spending``, e.g. ``cumulative_public_cost``);
+    higher is better otherwise, including every ``/cost`` ratio (more outcome
+    per unit of money).
 """
 from __future__ import annotations
 
@@ -59,6 +64,10 @@ log = logging.getLogger(__name__)
 COST_VARIABLE = "cumulative_public_cost"
 
 MEASURES = ("at", "cum", "peak", "peak_time", "t>=", "t<=", "npv")
+
+#: Words that make a variable a cost (lower is better), matched against the
+#: ``_``-separated words of its Python name.
+COST_WORDS = ("cost", "costs", "spending", "expenditure")
 
 #: Columns of the tidy KPI table, in order.
 TABLE_COLUMNS = ["scenario", "kpi", "value", "units", "delta", "ratio", "rank", "better", "variable", "description"]
@@ -239,6 +248,21 @@ SYNTAX_HELP = (
 )
 
 
+def better_direction(variable: str, measure: str = "at", per_cost: bool = False) -> str:
+    """Which values of a KPI are better when the KPI string does not say: ``"higher"`` or ``"lower"``.
+
+    Times to a threshold: earlier (lower) is better. Costs (a variable whose
+    name has one of :data:`COST_WORDS` as a word): lower is better. Everything
+    else, and every ``/cost`` ratio (extra outcome per extra money): higher.
+    """
+    if measure in ("t>=", "t<="):
+        return "lower"
+    if per_cost:
+        return "higher"
+    words = re.split(r"[_\W]+", str(variable).lower())
+    return "lower" if any(w in COST_WORDS for w in words) else "higher"
+
+
 def _time_value(text: str, kpi: str) -> float | str:
     text = text.strip()
     if text in ("start", "end"):
@@ -299,7 +323,7 @@ def parse_kpi(text: str) -> KPI:
     if m["dir"]:
         better = "lower" if m["dir"] == "min" else "higher"
     else:
-        better = "lower" if measure in ("t>=", "t<=") else "higher"
+        better = better_direction(var, measure, per_cost)
     return KPI(
         variable=var, measure=measure, time=time, window=window, threshold=thr, rate=rate,
         per_cost=per_cost, cost_variable=costvar, better=better, text=re.sub(r"\s+", "", text),
@@ -323,8 +347,7 @@ def format_kpi(k: KPI) -> str:
         if k.measure == "npv":
             args.append(f"r={k.rate:g}")
         body = f"{k.variable}:{k.measure}" + (f"[{','.join(args)}]" if args else "")
-    default_better = "lower" if k.measure in ("t>=", "t<=") else "higher"
-    if k.better != default_better:
+    if k.better != better_direction(k.variable, k.measure, k.per_cost):
         body = ("min:" if k.better == "lower" else "max:") + body
     if k.per_cost:
         body += "/cost" + (f"={k.cost_variable}" if k.cost_variable else "")
@@ -497,7 +520,7 @@ def default_kpis(ds: xr.Dataset, cost_variable: str = COST_VARIABLE, max_variabl
         names = keep + ([cost_variable] if has_cost else [])
     for v in names:
         if v == cost_variable:
-            out.append(parse_kpi(f"min:{v}@end"))
+            out.append(parse_kpi(f"{v}@end"))
             continue
         out += [parse_kpi(f"{v}@end"), parse_kpi(f"{v}:peak")]
         if has_cost:
