@@ -22,14 +22,15 @@ def library():
         return sdcluster.run_scenarios(FILES, progress=False)
 
 
-def header_question(path: Path) -> str:
-    for line in path.read_text(encoding="utf-8").splitlines():
-        if not line.startswith("#"):
-            break
-        text = line.lstrip("#").strip()
-        if text.lower().startswith("question:"):
-            return text[len("question:"):].strip()
-    return ""
+import yaml
+
+INSTRUMENTS = ["brand", "brokering", "entry_subsidy", "package", "park", "platform", "training"]
+
+
+def file_question(path: Path) -> str:
+    """The ``question:`` field of a file (top level; set files share it among their entries)."""
+    doc = yaml.safe_load(path.read_text(encoding="utf-8"))
+    return " ".join(str(doc.get("question", "")).split())
 
 
 def test_library_is_not_empty():
@@ -41,7 +42,7 @@ def test_library_is_not_empty():
 
 @pytest.mark.parametrize("path", FILES, ids=[p.stem for p in FILES])
 def test_each_file_states_one_question_and_uses_the_policy_model(path):
-    q = header_question(path)
+    q = file_question(path)
     assert q.endswith("?") and q.count("?") == 1, (path.name, q)
     scenarios = load_scenarios(path)
     assert scenarios
@@ -51,9 +52,26 @@ def test_each_file_states_one_question_and_uses_the_policy_model(path):
         assert s.description, (path.name, s.name)
 
 
-def test_questions_differ():
-    questions = [header_question(p) for p in FILES]
-    assert len(set(questions)) == len(questions)
+def test_every_policy_names_its_own_reference_and_context_runs_are_marked():
+    scenarios = {s.name: s for p in FILES for s in load_scenarios(p)}
+    policies = {n for n, s in scenarios.items() if s.is_policy}
+    context = {n for n, s in scenarios.items() if s.role == "context"}
+    assert context == {"thin_air", "technology_shock", "budding_cooperation"}
+    assert set(scenarios) - policies - context == {"baseline"}
+    for n in policies:  # a policy has at least one policy schedule its reference lacks
+        ref = scenarios[scenarios[n].reference]
+        assert len(scenarios[n].policies) > len(ref.policies), n
+    assert scenarios["technology_shock_renewal"].reference == "technology_shock"
+    assert scenarios["thin_air_package"].reference == "thin_air"
+    assert scenarios["budding_overheated"].reference == "budding_cooperation"
+    assert {scenarios[n].reference for n in INSTRUMENTS} == {"baseline"}
+
+
+def test_one_question_per_file_except_the_comparable_instruments():
+    by_file = {p.stem: file_question(p) for p in FILES}
+    assert len({by_file[n] for n in INSTRUMENTS}) == 1
+    others = [q for n, q in by_file.items() if n not in INSTRUMENTS]
+    assert len(set(others)) == len(others) and by_file["brand"] not in others
 
 
 def test_all_scenarios_run_together(library):
