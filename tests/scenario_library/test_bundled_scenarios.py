@@ -6,6 +6,7 @@ import warnings
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 import pytest
 
 import sdcluster
@@ -117,3 +118,34 @@ def test_compare_kpis_per_unit_cost(library):
     per_cost = table[table["kpi"].str.contains("cost")].set_index("scenario")["value"]
     assert np.isnan(per_cost["baseline"])
     assert np.isfinite(per_cost["brokering"])
+
+
+def test_dead_or_collapsed_clusters_are_not_mature(library):
+    """Stages of the bundled runs: thin air never forms a cluster, the shock collapses it, renewal restarts it."""
+    from sdcluster.lifecycle import stages_by_scenario
+
+    st = {k: [s.name for s in v] for k, v in stages_by_scenario(library["firms"]).items()}
+    assert st["thin_air"] == ["no cluster"]  # 3 -> 2.5 firms (was "maturity 0-60")
+    assert st["thin_air_package"][-1] == "no cluster"  # subsidised growth that does not last
+    assert st["technology_shock"][-2:] == ["decline", "collapse"]  # 316 -> 68 firms
+    assert st["technology_shock_renewal"][-1] == "renewal"
+    assert st["baseline"][-1] == "maturity"
+
+
+def test_each_policy_is_compared_with_its_own_reference(library):
+    """Against one baseline the renewal policy looked harmful (-4.5 firms per million, rank 20)."""
+    from sdcluster.brief import plan_questions
+    from sdcluster.brief.questions import definitions_of
+
+    names = [str(s) for s in library["scenario"].values]
+    questions = plan_questions(names, definitions_of(library))
+    table = sdcluster.compare.kpi_table(library, ["firms@end", "firms@end/cost"], questions=questions)
+    rows = table[table.kpi == "firms@end"].set_index("scenario")
+    assert rows.at["technology_shock_renewal", "reference"] == "technology_shock"
+    assert rows.at["technology_shock_renewal", "delta"] == pytest.approx(157.9 - 67.8, abs=0.5)
+    assert rows.at["technology_shock_renewal", "rank"] == 1  # the only policy of its question
+    per = table[table.kpi == "firms@end/cost"].set_index("scenario")
+    assert per.at["technology_shock_renewal", "value"] == pytest.approx(3.0, abs=0.05)  # 90 firms / 30 million
+    assert rows.at["budding_overheated", "delta"] < -30  # the push backfires against its own reference
+    assert pd.isna(rows.at["thin_air", "rank"]) and pd.isna(rows.at["baseline", "rank"])  # context is not ranked
+    assert len(questions) == 8
