@@ -560,7 +560,7 @@ def evaluate_kpi(
             values = np.where(ok, extra / np.where(ok, extra_cost, 1.0), np.nan)
         same = [n for i, n in enumerate(names) if ref[i] >= 0 and ref[i] != i and extra_cost[i] == 0]
         if same:
-            log.info("KPI %s: %s cost the same as their reference; cost-effectiveness undefined (NaN)",
+            log.debug("KPI %s: %s cost the same as their reference; cost-effectiveness undefined (NaN)",
                      k.label, same)
         units = f"{units or '1'} per {_units(cda) or 'cost unit'}"
     out = xr.DataArray(

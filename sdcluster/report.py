@@ -301,7 +301,7 @@ def build_report(
     against = (f"Baseline: <strong>{esc(baseline)}</strong>. " if baseline else
                "Each policy is compared with its own reference. ")
     meta = (f'<section id="summary"><p class="meta">{esc(summary) + " " if summary else ""}'
-            f"{len(scen)} scenarios. {against}Period: {esc(period)}. "
+            f"{'' if summary else str(len(scen)) + ' scenarios. '}{against}Period: {esc(period)}. "
             f"Model: <code>{esc(ds.attrs.get('model_file', '?'))}</code>.</p>")
     best = _best_table(table) if not brief else ""
     if best:

@@ -126,8 +126,9 @@ def _bars(ax, results: Sequence[PolicyResult], styles: Mapping[str, dict], kpi, 
                 alpha=0.85, edgecolor="black", lw=0.5)
         ax.plot([r.value], [y], marker=st["marker"], color="white", mec="black", ms=6, lw=0, zorder=3)
         u = uncertainty.get(r.name, {})
-        if "value_low" in u:
-            ax.errorbar([r.value], [y], xerr=[[max(r.value - u["value_low"], 0)], [max(u["value_high"] - r.value, 0)]],
+        if "gain_low" in u:  # the paired interval of the gain, drawn from the reference's point value
+            lo, hi = r.reference_value + u["gain_low"], r.reference_value + u["gain_high"]
+            ax.errorbar([r.value], [y], xerr=[[max(r.value - lo, 0)], [max(hi - r.value, 0)]],
                         color="black", lw=0, elinewidth=1, capsize=3, zorder=4)
         ls = REFERENCE_STYLES[refs.index(r.reference) % len(REFERENCE_STYLES)]
         ax.plot([r.reference_value] * 2, [y - 0.42, y + 0.42], color="black", lw=2, ls=ls, zorder=4)
@@ -136,8 +137,8 @@ def _bars(ax, results: Sequence[PolicyResult], styles: Mapping[str, dict], kpi, 
     ax.legend(handles=handles, fontsize=7, loc="best", frameon=True)
     ax.set_yticks(range(len(rows)), [_short(r.name) for r in rows], fontsize=8)
     values = [v for r in rows for v in (r.value, r.reference_value,
-                                        uncertainty.get(r.name, {}).get("value_low", r.value),
-                                        uncertainty.get(r.name, {}).get("value_high", r.value))]
+                                        r.reference_value + uncertainty.get(r.name, {}).get("gain_low", r.gain),
+                                        r.reference_value + uncertainty.get(r.name, {}).get("gain_high", r.gain))]
     lo, hi = min(values), max(values)
     pad = 0.08 * (hi - lo) if hi > lo else max(abs(hi) * 0.05, 1.0)
     ax.set_xlim(lo - pad, hi + pad)

@@ -115,10 +115,9 @@ def policy_results(table: pd.DataFrame, question: Question, kpi: KPI, cost_kpi: 
         with np.errstate(divide="ignore", invalid="ignore"):
             per = gain / cost if math.isfinite(cost) and cost != 0 else math.nan
         u = (uncertainty or {}).get(p, {})
-        out.append(PolicyResult(p, ref, value, ref_value, gain, cost, per,
-                                u.get("gain_low", math.nan), u.get("gain_high", math.nan),
-                                u.get("p_beats", math.nan), u.get("share_first", math.nan),
-                                final_stage.get(p, ""), final_stage.get(ref, "")))
+        out.append(PolicyResult(p, ref, value, ref_value, gain, cost, per, stage=final_stage.get(p, ""),
+                                reference_stage=final_stage.get(ref, ""),
+                                **{k: u.get(k, math.nan) for k in ("gain_low", "gain_high", "p_beats", "share_first")}))
     out.sort(key=lambda r: -sign * r.gain if math.isfinite(r.gain) else math.inf)
     return out
 
@@ -127,7 +126,7 @@ def policy_results(table: pd.DataFrame, question: Question, kpi: KPI, cost_kpi: 
 ALARMING = ("no cluster", "collapse")
 
 
-def _line(r: PolicyResult, units: str, phrase: str, money: str, variable: str) -> str:
+def _line(r: PolicyResult, units: str, phrase: str, money: str, variable: str, up: bool = True) -> str:
     text = (f"{_label(r.name)}: {amount(r.gain, units, variable)} vs {_label(r.reference)} "
             f"({_num(r.reference_value)} → {_num(r.value)})")
     if math.isfinite(r.cost):
@@ -140,6 +139,8 @@ def _line(r: PolicyResult, units: str, phrase: str, money: str, variable: str) -
         text += f"; 90 % interval {_signed(r.gain_low)} to {_signed(r.gain_high)}"
     if math.isfinite(r.p_beats):
         text += f"; beats {_label(r.reference)} in {r.p_beats:.0%} of runs"
+        if r.material and ((r.gain > 0) == up) != (r.p_beats > 0.5) and r.p_beats != 0.5:
+            text += " (most runs disagree with the point value: the sign is uncertain)"
     if r.stage in ALARMING:
         text += f"; final stage: {r.stage}"
     return text
@@ -157,7 +158,7 @@ def finding(question: Question, results: Sequence[PolicyResult], kpi: KPI, *, un
     """
     phrase = kpi_phrase(kpi, time_units, times)
     var = kpi.variable
-    lines = [_line(r, units, phrase, money, var) for r in results]
+    lines = [_line(r, units, phrase, money, var, kpi.better == "higher") for r in results]
     if not results:
         return "", lines
     best = results[0]
@@ -167,7 +168,11 @@ def finding(question: Question, results: Sequence[PolicyResult], kpi: KPI, *, un
     harmful = [r for r in material if (r.gain > 0) != up]
     flat = [r for r in results if not r.material]
     names = lambda rs: ", ".join(_label(r.name) for r in rs)  # noqa: E731
-    if not good:
+    if not good and len(results) == 1:
+        head = (f"{_label(best.name)} does not improve {phrase} over {_label(best.reference)} "
+                f"({amount(best.gain, units, var)}" + (f" for {_num(best.cost)} {money}" if math.isfinite(best.cost)
+                                                        else "") + ").")
+    elif not good:
         head = (f"No policy improves {phrase} materially over its reference"
                 + (f"; {names(harmful)} make{'s' if len(harmful) == 1 else ''} it worse" if harmful else "")
                 + f" (best: {_label(best.name)}, {amount(best.gain, units, var)}"
@@ -195,6 +200,9 @@ def finding(question: Question, results: Sequence[PolicyResult], kpi: KPI, *, un
             if top.name != best.name:
                 head += (f" Per {money.rstrip('s')}, {_label(top.name)} does most "
                          f"({amount(top.per_cost, units, var)} per {money.rstrip('s')}).")
+    for r in results:
+        if r.reference_stage in ALARMING and r.stage and r.stage not in ALARMING:
+            head += (f" Without it, {_label(r.reference)} ends in {r.reference_stage}; with it, in {r.stage}.")
     dead = [r for r in results if r.stage in ALARMING]
     for r in dead:
         head += f" {_label(r.name)}: {r.stage} at the end" + (
@@ -205,10 +213,14 @@ def finding(question: Question, results: Sequence[PolicyResult], kpi: KPI, *, un
         else:
             head += (f" Not robust: {_label(best.name)} comes first in only {best.share_first:.0%} of runs"
                      f"{'; ' + _label(results[1].name) + ' in ' + format(results[1].share_first, '.0%') if math.isfinite(results[1].share_first) else ''}.")
-    elif math.isfinite(best.p_beats) and len(results) == 1 and best.material:
-        head += (f" It beats {_label(best.reference)} in {best.p_beats:.0%} of runs"
-                 + (" (robust)." if best.p_beats >= ROBUST_SHARE else " (not robust)."))
-    return head, lines
+    elif math.isfinite(best.p_beats) and len(results) == 1:
+        if best.p_beats >= ROBUST_SHARE:
+            head += f" Robust: it beats {_label(best.reference)} in {best.p_beats:.0%} of runs."
+        elif best.p_beats <= 1 - ROBUST_SHARE:
+            head += f" Robust: it does not beat {_label(best.reference)} in {1 - best.p_beats:.0%} of runs."
+        else:
+            head += f" Not robust: it beats {_label(best.reference)} in only {best.p_beats:.0%} of runs."
+    return head[:1].upper() + head[1:], lines
 
 
 def context_finding(ds, variable: str, scenario: str, stages: Sequence | None, time_units: str = "") -> str:

@@ -247,7 +247,7 @@ def _analyse(args, ds, questions, kpis, cost, formats, outdir, model, scenarios,
     table_kpis = ([headline] if headline.label not in labels else []) + table_kpis
     if cost_kpi is not None and cost_kpi.label not in labels:
         table_kpis.append(cost_kpi)
-    comparison = cmp.compare(ds, kpis=table_kpis, cost_variable=cost, questions=questions)
+    comparison = cmp.compare(ds, args.baseline, kpis=table_kpis, cost_variable=cost, questions=questions)
     table = comparison.kpis
     stage_var = _stage_variable(ds, args.stage_variable)
     stage_map = stages_by_scenario(ds[stage_var]) if stage_var else None
