@@ -8,7 +8,7 @@ Writes into the output folder::
     uncertainty.nc, .csv    with --uncertain: the runs of the KPI's variables, and per policy the
                             90 % interval of its gain, P(beats its reference), share ranked first
     figures/question_<k>.*  per question: cost-outcome chart, sorted KPI bars, trajectories
-    figures/appendix_<k>.*  per question: every output over time
+    figures/appendix_<k>.png  per question: every output over time
     figures/stage_timeline.*
     report.html             the brief: question, finding and figure first; the rest in an appendix
 
@@ -283,7 +283,9 @@ def _analyse(args, ds, questions, kpis, cost, formats, outdir, model, scenarios,
                 fig = getattr(sec, attr)
                 if fig is None:
                     continue
-                paths = plot.save_figure(fig, outdir / "figures", stem, formats)
+                # appendix figures (12 panels each) in PNG only: they are for the screen, and SVG is slow
+                fmts = formats if attr == "figure" else ["png"]
+                paths = plot.save_figure(fig, outdir / "figures", stem, fmts)
                 written += paths
                 plt.close(fig)
                 setattr(sec, attr, next((p for p in paths if p.suffix == ".png"), None) or plot.figure_bytes(fig))
