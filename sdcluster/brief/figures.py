@@ -119,7 +119,7 @@ def _cost_outcome(ax, results: Sequence[PolicyResult], styles: Mapping[str, dict
 def _bars(ax, results: Sequence[PolicyResult], styles: Mapping[str, dict], kpi, units: str,
           uncertainty: Mapping[str, Mapping[str, float]], phrase: str) -> None:
     rows = list(results)[::-1]  # best at the top
-    refs = list(dict.fromkeys(r.reference for r in rows))
+    refs = list(dict.fromkeys(r.reference for r in results))  # same line styles as in panel (c)
     for y, r in enumerate(rows):
         st = styles[r.name]
         ax.barh(y, r.value - r.reference_value, left=r.reference_value, height=0.6, color=st["color"],
