@@ -36,8 +36,13 @@ Python)::
     scenarios that cost the same as the baseline.
 ``min:`` / ``max:``
     ranking direction: rank 1 goes to the smallest (``min``) or largest
-    (``max``) value. Default ``max``, except for times to a threshold
-    (``t>=``/``t<=``: earlier is better, ``min``).
+    (``max``) value. Default: :func:`better_direction`, the one definition
+    of "better" shared by ``compare``, ``ensemble``, the robustness tables
+    and the brief: lower is better for times to a threshold
+    (``t>=``/``t<=``: earlier is better) and for costs (a variable whose name
+    has the word ``cost`` or ``spending``, e.g. ``cumulative_public_cost``);
+    higher is better otherwise, including every ``/cost`` ratio (more outcome
+    per unit of money).
 """
 from __future__ import annotations
 
@@ -45,13 +50,16 @@ import dataclasses
 import logging
 import math
 import re
-from typing import Iterable, Sequence
+from typing import TYPE_CHECKING, Iterable, Mapping, Sequence
 
 import numpy as np
 import pandas as pd
 import xarray as xr
 
 from .errors import ScenarioError, SdclusterError, suggest
+
+if TYPE_CHECKING:  # pragma: no cover
+    from .brief.questions import Question
 
 log = logging.getLogger(__name__)
 
@@ -60,8 +68,13 @@ COST_VARIABLE = "cumulative_public_cost"
 
 MEASURES = ("at", "cum", "peak", "peak_time", "t>=", "t<=", "npv")
 
+#: Words that make a variable a cost (lower is better), matched against the
+#: ``_``-separated words of its Python name.
+COST_WORDS = ("cost", "costs", "spending", "expenditure")
+
 #: Columns of the tidy KPI table, in order.
-TABLE_COLUMNS = ["scenario", "kpi", "value", "units", "delta", "ratio", "rank", "better", "variable", "description"]
+TABLE_COLUMNS = ["scenario", "kpi", "value", "units", "delta", "ratio", "rank", "better", "variable", "description",
+                 "reference", "question"]
 
 
 class KPIError(SdclusterError):
@@ -118,8 +131,27 @@ def _check_variable(ds: xr.Dataset, name: str, what: str = "variable") -> xr.Dat
 
 
 # --------------------------------------------------------------------------- deltas and ratios
-def differences(ds: xr.Dataset, baseline: str, variables: Sequence[str] | None = None) -> xr.Dataset:
-    """Return each scenario minus the baseline scenario, per variable and time.
+def _against(ds: xr.Dataset, baseline: str | None, references: Mapping[str, str | None] | None
+             ) -> tuple[np.ndarray, str]:
+    """Index of each scenario's reference (-1: none) and how messages name it."""
+    if references is None:
+        if baseline is None:
+            raise ScenarioError("give a baseline scenario or each scenario's reference")
+        _check_baseline(ds, baseline)
+    names = [str(s) for s in ds["scenario"].values]
+    idx = reference_index(names, baseline, references)
+    return idx, (baseline if references is None else "each scenario's reference")
+
+
+def _pick(da: xr.DataArray, idx: np.ndarray) -> xr.DataArray:
+    """``da`` of each scenario's reference (NaN where there is none)."""
+    picked = da.isel(scenario=np.maximum(idx, 0)).assign_coords(scenario=da["scenario"].values)
+    return picked.where(xr.DataArray(idx >= 0, dims="scenario", coords={"scenario": da["scenario"].values}))
+
+
+def differences(ds: xr.Dataset, baseline: str | None = None, variables: Sequence[str] | None = None,
+                references: Mapping[str, str | None] | None = None) -> xr.Dataset:
+    """Return each scenario minus the baseline scenario (or its own reference), per variable and time.
 
     Parameters
     ----------
@@ -129,44 +161,52 @@ def differences(ds: xr.Dataset, baseline: str, variables: Sequence[str] | None =
         Name of the baseline scenario (a value of the ``scenario`` coordinate).
     variables
         Variables to include (default: all data variables with a time dimension).
+    references
+        Scenario -> its own reference (instead of one baseline); scenarios without
+        one are NaN.
 
     Returns
     -------
     xarray.Dataset
         Same shape as *ds*; the baseline row is zero. Units are kept;
-        ``long_name`` becomes ``"<long_name>, difference from <baseline>"``.
+        ``long_name`` becomes ``"<long_name>, difference from <baseline>"``; with
+        *references* a ``reference`` coordinate names each scenario's reference.
     """
-    _check_baseline(ds, baseline)
+    idx, against = _against(ds, baseline, references)
     names = list(variables) if variables is not None else [v for v in ds.data_vars if "time" in ds[v].dims]
-    out = xr.Dataset(attrs={**ds.attrs, "baseline": baseline})
+    out = xr.Dataset(attrs={**ds.attrs, "baseline": baseline or ""})
     for name in names:
         da = _check_variable(ds, name)
-        d = da - da.sel(scenario=baseline)
+        d = da - _pick(da, idx)
         d.attrs = {
             **da.attrs,
-            "long_name": f"{da.attrs.get('long_name', name)}, difference from {baseline}",
+            "long_name": f"{da.attrs.get('long_name', name)}, difference from {against}",
         }
         out[name] = d
+    if references is not None:
+        out = out.assign_coords(reference=("scenario", [str(ds["scenario"].values[i]) if i >= 0 else ""
+                                                        for i in idx]))
     out["time"].attrs = dict(ds["time"].attrs)
     return out
 
 
-def ratios(ds: xr.Dataset, baseline: str, variables: Sequence[str] | None = None) -> xr.Dataset:
-    """Return each scenario divided by the baseline (NaN where the baseline is 0).
+def ratios(ds: xr.Dataset, baseline: str | None = None, variables: Sequence[str] | None = None,
+           references: Mapping[str, str | None] | None = None) -> xr.Dataset:
+    """Return each scenario divided by the baseline or its own reference (NaN where that is 0 or missing).
 
     Units become ``"1"``; ``long_name`` becomes ``"<long_name> relative to <baseline>"``.
     """
-    _check_baseline(ds, baseline)
+    idx, against = _against(ds, baseline, references)
     names = list(variables) if variables is not None else [v for v in ds.data_vars if "time" in ds[v].dims]
-    out = xr.Dataset(attrs={**ds.attrs, "baseline": baseline})
+    out = xr.Dataset(attrs={**ds.attrs, "baseline": baseline or ""})
     for name in names:
         da = _check_variable(ds, name)
-        base = da.sel(scenario=baseline)
+        base = _pick(da, idx)
         r = da / base.where(base != 0)
         r.attrs = {
             **da.attrs,
             "units": "1",
-            "long_name": f"{da.attrs.get('long_name', name)} relative to {baseline}",
+            "long_name": f"{da.attrs.get('long_name', name)} relative to {against}",
         }
         out[name] = r
     out["time"].attrs = dict(ds["time"].attrs)
@@ -239,6 +279,21 @@ SYNTAX_HELP = (
 )
 
 
+def better_direction(variable: str, measure: str = "at", per_cost: bool = False) -> str:
+    """Which values of a KPI are better when the KPI string does not say: ``"higher"`` or ``"lower"``.
+
+    Times to a threshold: earlier (lower) is better. Costs (a variable whose
+    name has one of :data:`COST_WORDS` as a word): lower is better. Everything
+    else, and every ``/cost`` ratio (extra outcome per extra money): higher.
+    """
+    if measure in ("t>=", "t<="):
+        return "lower"
+    if per_cost:
+        return "higher"
+    words = re.split(r"[_\W]+", str(variable).lower())
+    return "lower" if any(w in COST_WORDS for w in words) else "higher"
+
+
 def _time_value(text: str, kpi: str) -> float | str:
     text = text.strip()
     if text in ("start", "end"):
@@ -299,7 +354,7 @@ def parse_kpi(text: str) -> KPI:
     if m["dir"]:
         better = "lower" if m["dir"] == "min" else "higher"
     else:
-        better = "lower" if measure in ("t>=", "t<=") else "higher"
+        better = better_direction(var, measure, per_cost)
     return KPI(
         variable=var, measure=measure, time=time, window=window, threshold=thr, rate=rate,
         per_cost=per_cost, cost_variable=costvar, better=better, text=re.sub(r"\s+", "", text),
@@ -323,8 +378,7 @@ def format_kpi(k: KPI) -> str:
         if k.measure == "npv":
             args.append(f"r={k.rate:g}")
         body = f"{k.variable}:{k.measure}" + (f"[{','.join(args)}]" if args else "")
-    default_better = "lower" if k.measure in ("t>=", "t<=") else "higher"
-    if k.better != default_better:
+    if k.better != better_direction(k.variable, k.measure, k.per_cost):
         body = ("min:" if k.better == "lower" else "max:") + body
     if k.per_cost:
         body += "/cost" + (f"={k.cost_variable}" if k.cost_variable else "")
@@ -420,8 +474,37 @@ def _description(k: KPI, tu: str) -> str:
     return d
 
 
+def reference_index(names: Sequence[str], baseline: str | None = None,
+                    references: Mapping[str, str | None] | None = None) -> np.ndarray:
+    """Index of each scenario's reference in *names* (-1: none).
+
+    With *references* (scenario -> reference name), each scenario is compared with its own
+    reference; otherwise every scenario with *baseline* (itself included).
+    """
+    names = [str(n) for n in names]
+    if references is None:
+        if baseline is None:
+            return np.full(len(names), -1)
+        return np.full(len(names), names.index(baseline))
+    out = []
+    for n in names:
+        ref = references.get(n)
+        if ref is not None and ref not in names:
+            raise ScenarioError(f"scenario {n!r}: reference {ref!r} is not among the scenarios {names}."
+                                + suggest(ref, names))
+        out.append(-1 if ref is None else names.index(ref))
+    return np.array(out, dtype=int)
+
+
+def _relative(values: np.ndarray, ref: np.ndarray) -> np.ndarray:
+    """``values - values[reference]`` (NaN without a reference)."""
+    base = np.where(ref >= 0, values[np.maximum(ref, 0)], np.nan)
+    return values - base
+
+
 def evaluate_kpi(
-    ds: xr.Dataset, kpi: str | KPI, baseline: str | None = None, cost_variable: str = COST_VARIABLE
+    ds: xr.Dataset, kpi: str | KPI, baseline: str | None = None, cost_variable: str = COST_VARIABLE,
+    references: Mapping[str, str | None] | None = None,
 ) -> xr.DataArray:
     """Compute one KPI for every scenario.
 
@@ -432,9 +515,12 @@ def evaluate_kpi(
     kpi
         KPI string or :class:`KPI`.
     baseline
-        Baseline scenario; required for ``/cost`` KPIs.
+        Baseline scenario; ``/cost`` KPIs need it or *references*.
     cost_variable
         Cost variable for ``/cost`` KPIs that do not name one.
+    references
+        Scenario -> its own reference (overrides *baseline* for ``/cost``); scenarios
+        without one get NaN.
 
     Returns
     -------
@@ -447,9 +533,10 @@ def evaluate_kpi(
         da = da.expand_dims(scenario=ds["scenario"].values if "scenario" in ds.dims else ["(single)"])
     values, units, t_end = _raw(k, da)
     if k.per_cost:
-        if baseline is None:
+        if baseline is None and references is None:
             raise KPIError(f"KPI {k.label!r}: cost-effectiveness needs a baseline scenario")
-        _check_baseline(ds, baseline)
+        if baseline is not None:
+            _check_baseline(ds, baseline)
         cname = k.cost_variable or cost_variable
         if cname not in ds.data_vars:
             raise KPIError(
@@ -465,14 +552,16 @@ def evaluate_kpi(
         times = np.asarray(cda["time"].values, dtype=float)
         cost = np.array([np.interp(t_end, times, row) for row in np.asarray(cda.values, dtype=float)])
         names = [str(s) for s in da["scenario"].values]
-        b = names.index(baseline)
-        extra_cost = cost - cost[b]
-        extra = values - values[b]
+        ref = reference_index(names, baseline, references)
+        extra_cost = _relative(cost, ref)
+        extra = _relative(values, ref)
         with np.errstate(divide="ignore", invalid="ignore"):
-            values = np.where(np.abs(extra_cost) > 0, extra / np.where(extra_cost == 0, 1, extra_cost), np.nan)
-        same = [n for i, n in enumerate(names) if i != b and extra_cost[i] == 0]
+            ok = np.isfinite(extra_cost) & (extra_cost != 0)
+            values = np.where(ok, extra / np.where(ok, extra_cost, 1.0), np.nan)
+        same = [n for i, n in enumerate(names) if ref[i] >= 0 and ref[i] != i and extra_cost[i] == 0]
         if same:
-            log.info("KPI %s: %s cost the same as the baseline; cost-effectiveness undefined (NaN)", k.label, same)
+            log.debug("KPI %s: %s cost the same as their reference; cost-effectiveness undefined (NaN)",
+                     k.label, same)
         units = f"{units or '1'} per {_units(cda) or 'cost unit'}"
     out = xr.DataArray(
         values, dims=("scenario",), coords={"scenario": da["scenario"].values},
@@ -497,7 +586,7 @@ def default_kpis(ds: xr.Dataset, cost_variable: str = COST_VARIABLE, max_variabl
         names = keep + ([cost_variable] if has_cost else [])
     for v in names:
         if v == cost_variable:
-            out.append(parse_kpi(f"min:{v}@end"))
+            out.append(parse_kpi(f"{v}@end"))
             continue
         out += [parse_kpi(f"{v}@end"), parse_kpi(f"{v}:peak")]
         if has_cost:
@@ -510,6 +599,7 @@ def kpi_table(
     kpis: Iterable[str | KPI] | None = None,
     baseline: str | None = None,
     cost_variable: str = COST_VARIABLE,
+    questions: "Sequence[Question] | None" = None,
 ) -> pd.DataFrame:
     """Compute KPIs for every scenario as a tidy table.
 
@@ -523,31 +613,58 @@ def kpi_table(
         Baseline scenario; ``delta`` and ``ratio`` are relative to it (NaN without one).
     cost_variable
         Default cost variable for ``/cost`` KPIs.
+    questions
+        :class:`~sdcluster.brief.questions.Question` groups (from
+        :func:`~sdcluster.brief.questions.plan_questions`): then ``delta``, ``ratio`` and
+        ``/cost`` are relative to each scenario's own reference, and ``rank`` orders the
+        policies of one question by their gain over their reference (context and
+        reference runs are not ranked).
 
     Returns
     -------
     pandas.DataFrame
         One row per (kpi, scenario), columns :data:`TABLE_COLUMNS`: ``value``,
-        ``units``, ``delta`` (value - baseline value), ``ratio`` (value / baseline value),
-        ``rank`` (1 = best within the KPI; ties share a rank; NaN values unranked),
-        ``better`` (``higher``/``lower``), ``variable``, ``description``.
+        ``units``, ``delta`` (value - reference value), ``ratio`` (value / reference value),
+        ``rank`` (1 = best within the KPI, or within the KPI and question; ties share a
+        rank; NaN values unranked), ``better`` (``higher``/``lower``), ``variable``,
+        ``description``, ``reference`` and ``question``.
     """
     if baseline is not None:
         _check_baseline(ds, baseline)
+    names = [str(s) for s in ds["scenario"].values]
+    references: dict[str, str | None] | None = None
+    group: dict[str, str] = {}
+    ranked: set[str] = set(names)
+    if questions is not None:
+        references = {n: None for n in names}
+        ranked = set()
+        for q in questions:
+            references.update(q.references)
+            ranked.update(q.policies)
+            for n in q.scenarios:
+                group.setdefault(n, q.text)
+    ref = reference_index(names, baseline, references)
     klist = default_kpis(ds, cost_variable) if kpis is None else parse_kpis(kpis)
     if not klist:
         raise KPIError("no KPIs to compute: the results hold no (scenario, time) variables")
     frames = []
     for k in klist:
-        da = evaluate_kpi(ds, k, baseline=baseline, cost_variable=cost_variable)
-        vals = pd.Series(da.values, index=[str(s) for s in da["scenario"].values], dtype=float)
-        if baseline is not None:
-            base = vals[baseline]
-            delta = vals - base
-            ratio = vals / base if base != 0 and np.isfinite(base) else vals * np.nan
-        else:
-            delta = ratio = vals * np.nan
-        ranks = vals.rank(ascending=(k.better == "lower"), method="min", na_option="keep")
+        da = evaluate_kpi(ds, k, baseline=baseline, cost_variable=cost_variable, references=references)
+        vals = pd.Series(da.values, index=names, dtype=float)
+        base = np.where(ref >= 0, vals.values[np.maximum(ref, 0)], np.nan)
+        delta = pd.Series(vals.values - base, index=names)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            ratio = pd.Series(np.where((base != 0) & np.isfinite(base), vals.values / base, np.nan), index=names)
+        if questions is None:
+            ranks = vals.rank(ascending=(k.better == "lower"), method="min", na_option="keep")
+        else:  # policies ranked within their question by their gain over their own reference
+            score = vals if k.per_cost else delta
+            ranks = pd.Series(np.nan, index=names)
+            for q in questions:
+                members = [n for n in q.policies if n in ranked]
+                if members:
+                    ranks[members] = score[members].rank(ascending=(k.better == "lower"), method="min",
+                                                         na_option="keep")
         frames.append(
             pd.DataFrame(
                 {
@@ -561,6 +678,8 @@ def kpi_table(
                     "better": k.better,
                     "variable": k.variable,
                     "description": da.attrs["description"],
+                    "reference": [names[i] if i >= 0 else "" for i in ref],
+                    "question": [group.get(n, "") for n in names],
                 }
             )
         )
@@ -597,24 +716,37 @@ def wide(table: pd.DataFrame, column: str = "value") -> pd.DataFrame:
 class Comparison:
     """Everything :func:`compare` computes."""
 
-    baseline: str
+    baseline: str | None
     differences: xr.Dataset
     ratios: xr.Dataset
     kpis: pd.DataFrame
+    questions: "list[Question] | None" = None
 
 
 def compare(
     ds: xr.Dataset,
-    baseline: str,
+    baseline: str | None = None,
     kpis: Iterable[str | KPI] | None = None,
     cost_variable: str = COST_VARIABLE,
+    questions: "Sequence[Question] | None" = None,
 ) -> Comparison:
-    """Differences, ratios and the KPI table of *ds* against *baseline* in one call."""
+    """Differences, ratios and the KPI table of *ds* in one call.
+
+    Against *baseline*, or, with *questions*, each scenario against its own reference.
+    """
+    if questions is None and baseline is None:
+        raise ScenarioError("compare() needs a baseline scenario or questions with references")
+    refs = None
+    if questions is not None:
+        refs = {str(n): None for n in ds["scenario"].values}
+        for q in questions:
+            refs.update(q.references)
     return Comparison(
         baseline=baseline,
-        differences=differences(ds, baseline),
-        ratios=ratios(ds, baseline),
-        kpis=kpi_table(ds, kpis, baseline=baseline, cost_variable=cost_variable),
+        differences=differences(ds, baseline, references=refs),
+        ratios=ratios(ds, baseline, references=refs),
+        kpis=kpi_table(ds, kpis, baseline=baseline, cost_variable=cost_variable, questions=questions),
+        questions=list(questions) if questions is not None else None,
     )
 
 

@@ -1,4 +1,4 @@
-"""Life-cycle stages of a trajectory: emergence, growth, maturity, decline, renewal.
+"""Life-cycle stages of a trajectory: emergence, growth, maturity, decline, renewal, collapse, no cluster.
 
 :func:`stages` classifies any 1-D time series (firms, employment, value
 added, trust, ...) into contiguous stage intervals with these rules:
@@ -30,6 +30,16 @@ added, trust, ...) into contiguous stage intervals with these rules:
    counts as a decline. ``renewal`` is re-labelled ``growth`` when no
    ``decline`` interval precedes it after merging.
 
+6. **No cluster, collapse.** Given a ``reference_level`` (for
+   :func:`stages_by_scenario`: the largest value of any scenario), a series
+   whose peak stays below ``no_cluster_fraction * reference_level`` (default
+   5 %) is ``no cluster`` over the whole period: nothing formed that compares
+   with the others. When the series ends below
+   ``collapse_fraction * peak`` (default 25 %), its last stage, if
+   ``maturity`` or ``decline``, becomes ``no cluster`` when the final level is
+   at or below the starting level (what formed did not last), else
+   ``collapse``: a dead or collapsed cluster is never called mature.
+
 Intervals are contiguous and cover the whole period: each stage runs from
 its ``start`` to the next stage's ``start``; the last one ends at the final
 time.
@@ -46,7 +56,7 @@ import xarray as xr
 from .errors import SdclusterError
 
 #: Stage names, in their usual order.
-STAGES = ("emergence", "growth", "maturity", "decline", "renewal")
+STAGES = ("emergence", "growth", "maturity", "decline", "renewal", "collapse", "no cluster")
 
 
 class StageError(SdclusterError):
@@ -172,6 +182,9 @@ def stages(
     min_duration: float | None = None,
     flat_tol: float = 0.01,
     min_change: float = 0.10,
+    collapse_fraction: float = 0.25,
+    reference_level: float | None = None,
+    no_cluster_fraction: float = 0.05,
 ) -> list[Stage]:
     """Classify a trajectory into life-cycle stage intervals.
 
@@ -194,6 +207,12 @@ def stages(
         (a sudden drop is a decline however short).
     flat_tol
         A series whose smoothed range is within ``flat_tol`` of its peak is one stage.
+    collapse_fraction
+        A series ending below this fraction of its peak ends in ``collapse`` (or ``no
+        cluster`` when it ends at or below its start) instead of ``maturity``/``decline``.
+    reference_level, no_cluster_fraction
+        A series whose peak stays below ``no_cluster_fraction * reference_level`` is
+        ``no cluster`` throughout (no check without a *reference_level*).
 
     Returns
     -------
@@ -223,6 +242,8 @@ def stages(
     t0, t1 = float(times[0]), float(times[-1])
     if scale == 0.0:
         return [Stage("emergence", t0, t1)]
+    if reference_level is not None and float(np.max(np.abs(v))) < no_cluster_fraction * abs(reference_level):
+        return [Stage("no cluster", t0, t1)]
     if float(np.ptp(s)) <= flat_tol * scale:
         return [Stage("maturity", t0, t1)]
     g = np.gradient(s, times) / scale
@@ -240,6 +261,12 @@ def stages(
             out[-1] = Stage(lab, out[-1].start, end)
         else:
             out.append(Stage(lab, start, end))
+    peak, final = float(np.max(v)), float(v[-1])
+    if final < collapse_fraction * peak and out[-1].name in ("maturity", "decline"):
+        last = "no cluster" if final <= float(v[0]) else "collapse"
+        out[-1] = Stage(last, out[-1].start, out[-1].end)
+        if len(out) > 1 and out[-2].name == last:
+            out[-2:] = [Stage(last, out[-2].start, out[-1].end)]
     return out
 
 
@@ -254,10 +281,16 @@ def stage_at(stage_list: Sequence[Stage], t: float) -> str:
 def stages_by_scenario(da: xr.DataArray, **kwargs) -> dict[str, list[Stage]]:
     """Apply :func:`stages` to each scenario of a ``(scenario, time)`` DataArray.
 
-    Keyword arguments are passed to :func:`stages`.
+    Keyword arguments are passed to :func:`stages`; ``reference_level`` defaults to the
+    largest absolute value of any scenario, so a scenario in which nothing comparable
+    forms is ``no cluster``.
     """
     if "scenario" not in da.dims:
         return {str(da.name): stages(da, **kwargs)}
+    if "reference_level" not in kwargs:
+        finite = np.abs(np.asarray(da.values, dtype=float))
+        finite = finite[np.isfinite(finite)]
+        kwargs["reference_level"] = float(finite.max()) if finite.size else None
     return {str(s): stages(da.sel(scenario=s), **kwargs) for s in da["scenario"].values}
 
 

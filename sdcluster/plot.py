@@ -49,6 +49,8 @@ STAGE_STYLE = {
     "maturity": ("#a8a8a8", ""),
     "decline": ("#dcdcdc", "xx"),
     "renewal": ("#bdbdbd", ".."),
+    "collapse": ("#8a8a8a", "\\\\"),
+    "no cluster": ("#ffffff", "--"),
 }
 
 FIG_WIDTH = 7.5  # inches, readable in an A4 page or a browser

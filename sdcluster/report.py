@@ -1,15 +1,19 @@
-"""Self-contained HTML report of a scenario comparison.
+"""Self-contained HTML report of a scenario comparison: the planner's decision brief.
 
 The report is one ``.html`` file with no external resources: figures are
-embedded as base64 PNG, styles are inline, there is no JavaScript. It holds
-a summary (best scenario per KPI), the KPI table, the figures, the
-life-cycle stage timeline, the scenario definitions (from
+embedded as base64 PNG, styles are inline, there is no JavaScript. It opens,
+for each question (:class:`BriefSection`), with the question, a finding in
+plain language generated from the numbers and the question's figure
+(cost-outcome chart, sorted KPI bars, trajectories). Everything else sits in a
+collapsed appendix (``<details id="appendix">``): the full KPI table, every
+trajectory, the life-cycle stages, the scenario definitions (from
 ``ds.attrs["scenarios"]``) and the provenance attributes. Every string that
 comes from a user, a model or a scenario file is HTML-escaped.
 """
 from __future__ import annotations
 
 import base64
+import dataclasses
 import html
 import json
 import logging
@@ -38,8 +42,13 @@ CAPTIONS = {
 
 _CSS = """
 body{font-family:system-ui,-apple-system,'Segoe UI',Roboto,'DejaVu Sans',sans-serif;margin:0 auto;
-max-width:60rem;padding:1rem 1.5rem 3rem;color:#111;line-height:1.45}
+max-width:76rem;padding:1rem 1.5rem 3rem;color:#111;line-height:1.45}
 h1{font-size:1.6rem;margin-bottom:.2rem}h2{border-bottom:2px solid #333;padding-bottom:.2rem;margin-top:2rem}
+section.question h2{font-size:1.25rem;margin-top:1.6rem}p.finding{font-size:1.05rem;margin:.4rem 0}
+ul.finding-lines{margin:.2rem 0 .4rem;padding-left:1.2rem;font-size:.9rem;color:#222}
+ul.finding-lines li{margin:.05rem 0}p.note{font-size:.85rem;color:#444;margin:.2rem 0}
+details#appendix{margin-top:2.5rem;border-top:2px solid #333}details#appendix>summary{font-size:1.3rem;
+font-weight:600;cursor:pointer;padding:.6rem 0}
 table{border-collapse:collapse;margin:.6rem 0;font-size:.9rem}
 th,td{border:1px solid #999;padding:.25rem .5rem;vertical-align:top}
 th{background:#e8e8e8;text-align:left}td.num{text-align:right;font-variant-numeric:tabular-nums}
@@ -48,8 +57,40 @@ figure{margin:1rem 0}figure img{max-width:100%;height:auto;border:1px solid #ccc
 figcaption{font-size:.9rem;color:#333}.meta{color:#444;font-size:.9rem}
 pre{background:#f4f4f4;padding:.5rem;overflow-x:auto;font-size:.85rem}
 nav ol{columns:2}code{background:#f0f0f0;padding:0 .2rem}
+nav ol{font-size:.9rem}
 @media print{nav{display:none}h2{page-break-after:avoid}figure{page-break-inside:avoid}}
 """
+
+
+@dataclasses.dataclass
+class BriefSection:
+    """One question of the brief.
+
+    Attributes
+    ----------
+    question : str
+        The question, as the scenario files state it.
+    finding : str
+        The headline finding, in plain language.
+    lines : list of str
+        One line per policy (best first), or context facts.
+    figure : Figure, bytes, path or None
+        The question's figure (cost-outcome chart, sorted bars, trajectories).
+    caption : str
+        Its caption.
+    note : str
+        A small print line under the finding (KPI, references, uncertainty).
+    appendix_figure : Figure, bytes, path or None
+        Every output of the question's runs over time (shown in the appendix).
+    """
+
+    question: str
+    finding: str
+    lines: list[str] = dataclasses.field(default_factory=list)
+    figure: Any = None
+    caption: str = ""
+    note: str = ""
+    appendix_figure: Any = None
 
 
 def esc(value: Any) -> str:
@@ -78,7 +119,9 @@ def _figure_png(fig: Any) -> bytes:
 
 def kpi_table_html(table: pd.DataFrame, baseline: str | None = None) -> str:
     """The tidy KPI table as an HTML ``<table id="kpi-table">``."""
-    head = ["KPI", "scenario", "value", "units", "Δ vs baseline", "ratio to baseline", "rank"]
+    has_ref = "reference" in table.columns and table["reference"].astype(str).str.len().gt(0).any() and baseline is None
+    head = ["KPI", "scenario", "value", "units", "Δ vs reference" if has_ref else "Δ vs baseline",
+            "ratio to reference" if has_ref else "ratio to baseline", "rank"] + (["reference"] if has_ref else [])
     out = ['<table id="kpi-table" class="kpi">', "<thead><tr>" + "".join(f"<th>{esc(h)}</th>" for h in head)
            + "</tr></thead>", "<tbody>"]
     prev = None
@@ -92,7 +135,8 @@ def kpi_table_html(table: pd.DataFrame, baseline: str | None = None) -> str:
         kpi_cell = f'<td title="{esc(r.description)}"><code>{esc(r.kpi)}</code></td>' if r.kpi != prev else "<td></td>"
         rank = "–" if pd.isna(r.rank) else int(r.rank)
         out.append(f"<tr{cls}>{kpi_cell}<td>{esc(r.scenario)}</td>{_num_cell(r.value)}<td>{esc(r.units)}</td>"
-                   f"{_num_cell(r.delta)}{_num_cell(r.ratio)}<td class=\"num\">{esc(rank)}</td></tr>")
+                   f"{_num_cell(r.delta)}{_num_cell(r.ratio)}<td class=\"num\">{esc(rank)}</td>"
+                   + (f"<td>{esc(r.reference)}</td>" if has_ref else "") + "</tr>")
         prev = r.kpi
     out.append("</tbody></table>")
     return "\n".join(out)
@@ -191,6 +235,26 @@ def provenance_html(ds: xr.Dataset) -> str:
     return '<table id="provenance">' + "".join(rows) + "</table>"
 
 
+def _figure_html(fig: Any, fid: str, caption: str, cls: str = "") -> str:
+    c = f' class="{esc(cls)}"' if cls else ""
+    return (f'<figure id="{esc(fid)}"{c}>{_image(_figure_png(fig), caption)}'
+            f"<figcaption>{esc(caption)}</figcaption></figure>")
+
+
+def _question_html(k: int, sec: BriefSection) -> str:
+    parts = [f'<section class="question" id="q{k}"><h2 class="question-text">{esc(sec.question)}</h2>']
+    if sec.finding:
+        parts.append(f'<p class="finding"><strong>Finding.</strong> {esc(sec.finding)}</p>')
+    if sec.lines:
+        parts.append('<ul class="finding-lines">' + "".join(f"<li>{esc(x)}</li>" for x in sec.lines) + "</ul>")
+    if sec.note:
+        parts.append(f'<p class="note">{esc(sec.note)}</p>')
+    if sec.figure is not None:
+        parts.append(_figure_html(sec.figure, f"fig-q{k}", sec.caption, "cost-outcome"))
+    parts.append("</section>")
+    return "\n".join(parts)
+
+
 def build_report(
     ds: xr.Dataset,
     table: pd.DataFrame,
@@ -200,6 +264,8 @@ def build_report(
     stage_map: Mapping[str, Sequence[Stage]] | None = None,
     stage_variable: str | None = None,
     title: str | None = None,
+    brief: Sequence[BriefSection] | None = None,
+    summary: str = "",
 ) -> str:
     """Return the report as one self-contained HTML string.
 
@@ -210,15 +276,21 @@ def build_report(
     table
         KPI table from :func:`sdcluster.compare.kpi_table`.
     baseline
-        Baseline scenario (default ``table.attrs['baseline']``).
+        Baseline scenario (default ``table.attrs['baseline']``); ``None`` when each
+        scenario has its own reference.
     figures
-        File stem -> matplotlib Figure, PNG bytes or PNG path; embedded in that order.
+        File stem -> matplotlib Figure, PNG bytes or PNG path; embedded in the appendix in that order.
     stage_map
         Scenario -> life-cycle stages of *stage_variable*.
     stage_variable
         Variable the stages were detected on.
     title
         Page title (default: "Scenario comparison").
+    brief
+        The questions, each with its finding and figure, shown first; everything
+        else goes to the collapsed appendix.
+    summary
+        One line under the title (what was run, the KPI, the uncertainty).
     """
     baseline = baseline if baseline is not None else table.attrs.get("baseline")
     title = title or "Scenario comparison"
@@ -226,36 +298,49 @@ def build_report(
     tu = time_units(ds)
     t = ds["time"].values if "time" in ds.coords else []
     period = f"{float(t[0]):g}–{float(t[-1]):g} {tu}" if len(t) else "?"
+    against = (f"Baseline: <strong>{esc(baseline)}</strong>. " if baseline else
+               "Each policy is compared with its own reference. ")
+    meta = (f'<section id="summary"><p class="meta">{esc(summary) + " " if summary else ""}'
+            f"{'' if summary else str(len(scen)) + ' scenarios. '}{against}Period: {esc(period)}. "
+            f"Model: <code>{esc(ds.attrs.get('model_file', '?'))}</code>.</p>")
+    best = _best_table(table) if not brief else ""
+    if best:
+        meta += f"<p>Best scenario for each KPI:</p>{best}"
+    meta += "</section>"
     sections: list[tuple[str, str, str]] = []
-    best = _best_table(table)
-    sections.append(("summary", "Summary", (
-        f'<p class="meta">Scenarios: {esc(", ".join(scen))}. Baseline: <strong>{esc(baseline)}</strong>. '
-        f"Period: {esc(period)}. Model: <code>{esc(ds.attrs.get('model_file', '?'))}</code>.</p>"
-        + (f"<p>Best scenario for each KPI:</p>{best}" if best else "")
-    )))
     sections.append(("kpis", "Key performance indicators", (
-        "<p>Δ is the difference from the baseline; rank 1 is best (for times to a threshold, earlier is "
-        "better); “–” means undefined (e.g. a threshold never reached, or no extra cost over the "
-        "baseline).</p>" + kpi_table_html(table, baseline)
+        "<p>Δ is the difference from the reference; rank 1 is best (costs and times to a threshold: lower "
+        "is better); “–” means undefined (e.g. a threshold never reached, no reference, or no extra cost "
+        "over the reference).</p>" + kpi_table_html(table, baseline)
     )))
-    if figures:
-        figs = []
-        for stem, fig in figures.items():
-            cap = CAPTIONS.get(stem, stem)
-            figs.append(f'<figure id="fig-{esc(stem)}">{_image(_figure_png(fig), cap)}'
-                        f"<figcaption>{esc(cap)}</figcaption></figure>")
-        sections.append(("figures", "Figures", "\n".join(figs)))
+    figs = []
+    for k, sec in enumerate(brief or [], 1):
+        if sec.appendix_figure is not None:
+            figs.append(_figure_html(sec.appendix_figure, f"fig-appendix-q{k}",
+                                     f"Every output over time: {sec.question}"))
+    for stem, fig in (figures or {}).items():
+        figs.append(_figure_html(fig, f"fig-{stem}", CAPTIONS.get(stem, stem)))
+    if figs:
+        sections.append(("figures", "All trajectories" if brief else "Figures", "\n".join(figs)))
     if stage_map:
         sections.append(("stages", "Life-cycle stages", _stage_html(stage_map, stage_variable or "?", tu)))
     sections.append(("scenarios", "Scenario definitions", scenarios_html(ds)))
     sections.append(("provenance", "Provenance", provenance_html(ds)))
-    nav = "<nav><ol>" + "".join(f'<li><a href="#{sid}">{esc(h)}</a></li>' for sid, h, _ in sections) + "</ol></nav>"
-    body = "\n".join(f'<section id="{sid}"><h2>{esc(h)}</h2>\n{content}</section>' for sid, h, content in sections)
+    rest = "\n".join(f'<section id="{sid}"><h2>{esc(h)}</h2>\n{content}</section>' for sid, h, content in sections)
+    if brief:
+        nav = "<nav><ol>" + "".join(f'<li><a href="#q{k}">{esc(sec.question)}</a></li>'
+                                    for k, sec in enumerate(brief, 1)) + '<li><a href="#appendix">Appendix</a></li></ol></nav>'
+        body = "\n".join(_question_html(k, sec) for k, sec in enumerate(brief, 1))
+        body += ('\n<details id="appendix"><summary>Appendix: full KPI table, every trajectory, life-cycle stages, '
+                 f"scenario definitions, provenance</summary>\n{rest}\n</details>")
+    else:
+        nav = "<nav><ol>" + "".join(f'<li><a href="#{sid}">{esc(h)}</a></li>' for sid, h, _ in sections) + "</ol></nav>"
+        body = rest
     return (
         "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">"
         '<meta name="viewport" content="width=device-width, initial-scale=1">'
         f"<title>{esc(title)}</title><style>{_CSS}</style></head>\n<body>\n"
-        f"<h1>{esc(title)}</h1>\n{nav}\n{body}\n</body></html>\n"
+        f"<h1>{esc(title)}</h1>\n{meta}\n{nav}\n{body}\n</body></html>\n"
     )
 
 

@@ -122,7 +122,17 @@ class Scenario:
     outputs : list of str or None
         Variables of interest (``None``: the model's defaults).
     question : str
-        The comment header of the file (the question the scenario answers).
+        The question the scenario helps answer: the file's ``question:`` field,
+        else its ``# Question:`` comment header. Scenarios with the same
+        question are compared together.
+    reference : str or None
+        Name of the scenario this one is compared with (``reference:`` in the file).
+    reference_source : str or None
+        Where the reference is defined (``/abs/file.yaml`` or ``/abs/file.yaml#name``), so
+        that it can be loaded when it was not given.
+    role : str or None
+        ``"policy"`` (compared with its reference and ranked) or ``"context"`` (shown,
+        never ranked); ``None``: see :attr:`is_policy`.
     source : str or None
         The file the scenario was read from.
     extends : list of str
@@ -139,6 +149,9 @@ class Scenario:
     policies: list[Policy] = field(default_factory=list)
     outputs: list[str] | None = None
     question: str = ""
+    reference: str | None = None
+    reference_source: str | None = None
+    role: str | None = None
     source: str | None = None
     extends: list[str] = field(default_factory=list)
     files: dict[str, str] = field(default_factory=dict)
@@ -151,6 +164,11 @@ class Scenario:
         """How messages refer to the scenario: its file, or ``scenario 'name'``."""
         return self.source or f"scenario {self.name!r}"
 
+    @property
+    def is_policy(self) -> bool:
+        """Ranked against its reference: it names one and is not marked ``role: context``."""
+        return self.reference is not None and self.role != "context"
+
     def _origin(self, key: str) -> tuple[str, str]:
         return self.parameter_origins.get(key, (self.label, f"parameters[{key!r}]"))
 
@@ -162,6 +180,10 @@ class Scenario:
         d: dict[str, Any] = {"name": self.name}
         if self.question:
             d["question"] = self.question
+        if self.reference is not None:
+            d["reference"] = self.reference
+        if self.role is not None:
+            d["role"] = self.role
         d["description"] = self.description
         d["model"] = self.model
         d["time"] = {k: float(v) if _is_real(v) else str(v) for k, v in self.time.items()}

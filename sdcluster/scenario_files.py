@@ -23,7 +23,10 @@ from .scenario import TIME_FIELDS, Policy, Scenario, _describe_value, _error, _n
 from .schedules import SHAPES
 
 #: Top-level fields of a scenario (``scenarios`` only in set files).
-FIELDS = ("name", "description", "extends", "model", "time", "parameters", "policies", "outputs")
+FIELDS = ("name", "question", "description", "reference", "role", "extends", "model", "time", "parameters",
+          "policies", "outputs")
+#: Values of ``role``: a policy is compared with its reference and ranked; a context run is shown, never ranked.
+ROLES = ("policy", "context")
 #: Fields of a policy entry by shape (besides ``parameter``, ``shape`` and ``description``).
 SHAPE_FIELDS: dict[str, tuple[str, ...]] = {
     "step": ("start", "end", "amount"),
@@ -215,7 +218,10 @@ class _Layer:
     label: str
     base_dir: Path
     name: str | None = None
+    question: str | None = None
     description: str | None = None
+    reference: str | None = None
+    role: str | None = None
     extends: str | None = None
     model: str | None = None
     time: dict[str, float] = field(default_factory=dict)
@@ -249,6 +255,21 @@ def _parse_layer(doc: Mapping, label: str, base_dir: Path, prefix: str = "",
                 d = _text(value, f"{p}description", problems)
                 if d is not None:
                     layer.description = d.strip()
+        elif key == "question":
+            q = _text(value, f"{p}question", problems, empty_ok=False)
+            if q is not None:
+                layer.question = " ".join(q.split())
+        elif key == "reference":
+            r = _text(value, f"{p}reference", problems, empty_ok=False)
+            if r is not None:
+                layer.reference = r.strip()
+        elif key == "role":
+            if not isinstance(value, str) or value.strip().lower() not in ROLES:
+                hint = suggest(str(value), list(ROLES)) if isinstance(value, str) else ""
+                problems.add(f"{p}role", f"value {_describe_value(value)} is not a role.{hint or ' Valid roles: ' + ', '.join(ROLES) + '.'} "
+                             "(policy: compared with its reference and ranked; context: shown, never ranked)")
+            else:
+                layer.role = value.strip().lower()
         elif key == "extends":
             e = _text(value, f"{p}extends", problems, empty_ok=False)
             if e is not None:
@@ -452,8 +473,13 @@ def _parse_points(value: Any, path: str, problems: _Problems) -> list[tuple[floa
 
 # --------------------------------------------------------------------------- extends
 def _merge(parent: Scenario, parent_ref: str | None, layer: _Layer, name: str, source: str | None,
-           question: str, files: Mapping[str, str]) -> Scenario:
-    """Apply *layer* on top of *parent* (child wins; time/parameters by key; policies appended)."""
+           question: str, files: Mapping[str, str], reference: tuple[str, str] | None = None,
+           role: str | None = None) -> Scenario:
+    """Apply *layer* on top of *parent* (child wins; time/parameters by key; policies appended).
+
+    ``question``, ``reference`` and ``role`` describe the scenario itself and are not inherited
+    through ``extends`` (a policy extending its no-policy reference is not a context run).
+    """
     child_norms = {_norm(c) for c in layer.parameters}
     params = {k: v for k, v in parent.parameters.items() if _norm(k) not in child_norms}
     origins = {k: parent._origin(k) for k in params}
@@ -467,7 +493,10 @@ def _merge(parent: Scenario, parent_ref: str | None, layer: _Layer, name: str, s
         parameters=params,
         policies=[*parent.policies, *layer.policies],
         outputs=layer.outputs if layer.outputs is not None else parent.outputs,
-        question=question or parent.question,
+        question=question,
+        reference=reference[0] if reference else None,
+        reference_source=reference[1] if reference else None,
+        role=role,
         source=source,
         extends=([parent_ref] if parent_ref else []) + list(parent.extends),
         files={**parent.files, **files},
@@ -529,7 +558,10 @@ class _Resolver:
         try:
             layer = _parse_layer(doc, label, path.parent)
             parent, ref = self._parent(layer.extends, label, path, "extends")
-            return [_merge(parent, ref, layer, layer.name or path.stem, label, question, {label: sha})]
+            name = layer.name or path.stem
+            reference = self._reference(layer.reference, name, label, path, [], "reference")
+            return [_merge(parent, ref, layer, name, label, layer.question or question, {label: sha},
+                           reference, layer.role)]
         finally:
             self.stack.pop()
 
@@ -595,9 +627,42 @@ class _Resolver:
                                               ext_path if layer.extends is not None else "extends")
                 parent = _merge(base, base_ref, shared, base.name, base.source, "", {})
                 ref = None
-            return _merge(parent, ref, layer, name, label, question, {label: sha})
+            own = layer.reference is not None
+            reference = self._reference(layer.reference if own else shared.reference, name, label, path, names,
+                                        f"{prefix}reference" if own else "reference")
+            return _merge(parent, ref, layer, name, label, layer.question or shared.question or question,
+                          {label: sha}, reference, layer.role or shared.role)
         finally:
             self.stack.pop()
+
+    def _reference(self, ref: str | None, name: str, label: str, path: Path, siblings: Sequence[str],
+                   field_path: str) -> tuple[str, str] | None:
+        """Resolve a ``reference`` written in *path*: ``(scenario name, loadable spec)`` or ``None``.
+
+        ``NAME`` is a scenario of the same set file; ``file.yaml`` a single-scenario file and
+        ``file.yaml#NAME`` one scenario of a set, both relative to *path*.
+        """
+        if ref is None:
+            return None
+        target, sep, member = ref.partition("#")
+        if not sep and not target.lower().endswith((".yaml", ".yml")):
+            if target not in siblings:
+                where = (f"the scenarios of this file: {', '.join(siblings)}" if siblings else
+                         "this file holds one scenario")
+                hint = suggest(target, list(siblings)) if siblings else ""
+                raise ScenarioError(f"{label}: {field_path}: no scenario named {target!r} in {label} "
+                                    f"({where}).{hint} A reference is a scenario of the same file, or "
+                                    "'file.yaml' / 'file.yaml#name' relative to this file")
+            found, spec = target, f"{path}#{target}"
+        else:
+            scenario, _ = self._parent(ref, label, path, field_path)
+            found = scenario.name
+            spec = str((path.parent / target).resolve()) + (f"#{member}" if sep else "") if target else \
+                f"{path}#{member}"
+        if found == name:
+            raise ScenarioError(f"{label}: {field_path}: scenario {name!r} names itself as its reference; "
+                                "name the run it is compared with, or drop 'reference' for a reference run")
+        return found, spec
 
     def _parent(self, ref: str | None, label: str, path: Path, field_path: str) -> tuple[Scenario, str | None]:
         """Resolve an ``extends`` value written in file *path*: ``(scenario, reference)``."""
@@ -659,7 +724,9 @@ def scenario_from_mapping(definition: Mapping[str, Any], *, name: str | None = N
         layer = _parse_layer(definition, label, base)
         resolver = _Resolver()
         parent, ref = resolver._parent(layer.extends, label, base / "__dict__", "extends")
-        return _merge(parent, ref, layer, layer.name or name or "scenario", None, "", {})
+        own = layer.name or name or "scenario"
+        reference = resolver._reference(layer.reference, own, label, base / "__dict__", [], "reference")
+        return _merge(parent, ref, layer, own, None, layer.question or "", {}, reference, layer.role)
     except ScenarioError:
         raise
     except RecursionError:

@@ -81,3 +81,38 @@ def cli_output(tmp_path_factory):
         rc = main(["compare", str(base / "results_in.nc"), "--baseline", "baseline", "--kpi", *CLI_KPIS[:3],
                    "--kpi", *CLI_KPIS[3:], "-o", str(out), "--title", "Test comparison"])
     return out, rc, buf.getvalue(), ds, list(CLI_KPIS)
+
+
+def make_brief_results() -> xr.Dataset:
+    """Five scenarios, two questions, each policy with its own reference (as scenario files would state).
+
+    Question A: 'subsidy' and 'platform' against 'baseline'. Question B: 'shock' (a context run) collapses
+    the cluster after year 30; 'renewal' (against 'shock') rebuilds part of it for 3 money/Year.
+    """
+    ds = make_results()
+    t = ds["time"].values
+    base = ds["firms"].sel(scenario="baseline").values
+    shock = np.where(t < 30, base, base[30] * (0.2 + 0.8 * np.exp(-(t - 30) / 4)))
+    renewal = np.where(t < 30, base, shock + 0.5 * base[30] * (1 - np.exp(-np.clip(t - 30, 0, None) / 6)))
+    extra = xr.Dataset(
+        {"firms": (("scenario", "time"), np.stack([shock, renewal])),
+         "value_added": (("scenario", "time"), 0.5 * np.stack([shock, renewal])),
+         "cumulative_public_cost": (("scenario", "time"), np.stack([0 * t, 3 * np.clip(t - 30, 0, None)]))},
+        coords={"scenario": ["shock", "renewal"], "time": ds["time"]})
+    out = xr.concat([ds, extra], dim="scenario", combine_attrs="override")
+    for v in ds.data_vars:
+        out[v].attrs = dict(ds[v].attrs)
+    defs = json.loads(ds.attrs["scenarios"])
+    qa, qb = "Which instrument grows the cluster most?", "Does renewal help after a shock?"
+    defs["baseline"]["question"] = "What happens without policy?"
+    for name in ("subsidy", "platform"):
+        defs[name].update(question=qa, reference="baseline")
+    defs["shock"] = {"question": qb, "reference": "baseline", "role": "context", "description": "A shock."}
+    defs["renewal"] = {"question": qb, "reference": "shock", "description": "Renewal after the shock."}
+    out.attrs["scenarios"] = json.dumps(defs)
+    return out
+
+
+@pytest.fixture(scope="module")
+def brief_results() -> xr.Dataset:
+    return make_brief_results()

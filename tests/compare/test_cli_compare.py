@@ -11,7 +11,7 @@ import xarray as xr
 from sdcluster import compare
 from sdcluster.cli import main
 
-FIGURES = ["trajectories", "differences", "kpis", "stages", "stage_timeline"]
+FIGURES = ["question_1", "appendix_1", "stage_timeline"]
 
 
 def test_writes_netcdf_tables_figures_and_report(cli_output):
@@ -21,28 +21,36 @@ def test_writes_netcdf_tables_figures_and_report(cli_output):
         assert (out / name).is_file(), name
     for stem in FIGURES:
         assert (out / "figures" / f"{stem}.png").read_bytes()[:4] == b"\x89PNG"
-        assert "<svg" in (out / "figures" / f"{stem}.svg").read_text()[:500]
+        if stem != "appendix_1":  # the 12-panel appendix figures are PNG only
+            assert "<svg" in (out / "figures" / f"{stem}.svg").read_text()[:500]
     with xr.open_dataset(out / "results.nc") as back:
         xr.testing.assert_allclose(back["firms"], ds["firms"])
         assert back.attrs["model_sha256"] == ds.attrs["model_sha256"]
     with xr.open_dataset(out / "differences.nc") as d:
         expected = ds["firms"] - ds["firms"].sel(scenario="baseline")
-        np.testing.assert_allclose(d["firms"].values, expected.values)
-        assert d.attrs["baseline"] == "baseline"
+        np.testing.assert_allclose(d["firms"].sel(scenario=["subsidy", "platform"]).values,
+                                   expected.sel(scenario=["subsidy", "platform"]).values)
+        assert np.isnan(d["firms"].sel(scenario="baseline").values).all()  # the baseline has no reference
+        assert d.attrs["baseline"] == "baseline" and list(d["reference"].values) == ["", "baseline", "baseline"]
 
 
-def test_csv_equals_kpi_table_and_terminal_table_printed(cli_output):
+def test_csv_equals_kpi_table_and_terminal_prints_findings(cli_output):
     out, _, stdout, ds, kpis = cli_output
     csv = pd.read_csv(out / "kpis.csv")
+    assert list(csv.columns) == compare.TABLE_COLUMNS
+    assert list(csv["kpi"].unique()) == kpis + ["cumulative_public_cost@end"]  # + the cost of the chart
     expected = compare.kpi_table(ds, kpis, baseline="baseline")
-    assert list(csv.columns) == list(expected.columns)
-    assert list(csv["kpi"].unique()) == kpis
-    np.testing.assert_allclose(csv["value"], expected["value"], equal_nan=True)
+    got = csv[csv.kpi.isin(kpis)].reset_index(drop=True)
+    np.testing.assert_allclose(got["value"], expected["value"], equal_nan=True)
+    np.testing.assert_allclose(got["delta"][got.scenario != "baseline"],
+                               expected["delta"][expected.scenario != "baseline"], equal_nan=True)
     md = (out / "kpis.md").read_text()
-    assert md.count("\n") == 2 + len(expected)
+    assert md.count("\n") == 2 + len(csv)
     for k in kpis:
-        assert k in stdout and k in md
-    assert "Life-cycle stages of firms" in stdout and "report.html" in stdout
+        assert k in md
+    # the terminal shows the findings (headline KPI: the first --kpi), not the 20-row table
+    assert "Q1. Scenarios without a stated question" in stdout and "Platform does most" in stdout
+    assert "report.html" in stdout and "rank" not in stdout
 
 
 def run_cli(args, capsys):
@@ -69,6 +77,8 @@ def test_bad_baseline_bad_kpi_missing_cost_are_clear_errors(cli_output, tmp_path
     assert rc == 1 and "looks like a file" in err
     rc, _, err = run_cli(["compare", str(tmp_path / "nope.nc"), "--baseline", "baseline"], capsys)
     assert rc == 1 and "does not exist" in err
+    rc, _, err = run_cli(["compare", str(src), "-o", str(tmp_path / "e")], capsys)  # no references, no --baseline
+    assert rc == 1 and "no scenario names a reference" in err and "--baseline NAME" in err
 
 
 def test_default_kpis_and_outputs_subset(cli_output, tmp_path, capsys):
@@ -100,7 +110,7 @@ def test_end_to_end_with_scenario_files_on_bundled_model(tmp_path, capsys):
         """))
     rc, out, err = run_cli(["compare", str(tmp_path / "base.yaml"), str(tmp_path / "seeded.yaml"),
                             "--baseline", "base", "--kpi", "firms@30", "firms:cum", "--formats", "png",
-                            "-o", str(tmp_path / "out")], capsys)
+                            "--no-progress", "-o", str(tmp_path / "out")], capsys)
     assert rc == 0, err
     csv = pd.read_csv(tmp_path / "out" / "kpis.csv")
     seeded = csv[(csv.kpi == "firms@30") & (csv.scenario == "seeded")].iloc[0]

@@ -1,6 +1,8 @@
 """KPI arithmetic on hand-computed cases, KPI syntax, deltas, ratios and rankings."""
 from __future__ import annotations
 
+import dataclasses
+
 import math
 
 import numpy as np
@@ -149,7 +151,7 @@ def test_differences_and_ratios(tiny):
     "text",
     ["firms@30", "firms@end", "value_added:cum[0,30]", "firms:peak", "firms:peak_time[5,end]", "firms:t>=50",
      "firms:t<=2.5", "value_added:npv[0,60,r=0.03]", "value_added:npv[r=0.05]", "firms@30/cost",
-     "firms:cum/cost=budget", "min:public_cost@60", "max:firms:t>=50"],
+     "firms:cum/cost=budget", "min:firms@60", "max:public_cost@60", "max:firms:t>=50"],
 )
 def test_kpi_syntax_round_trips(text):
     k = c.parse_kpi(text)
@@ -188,7 +190,19 @@ def test_unknown_variable_time_and_baseline_errors(tiny):
 
 def test_default_kpis_include_cost_effectiveness(results):
     ks = [k.label for k in c.default_kpis(results)]
-    assert "firms@end" in ks and "firms@end/cost" in ks and "min:cumulative_public_cost@end" in ks
+    assert "firms@end" in ks and "firms@end/cost" in ks and "cumulative_public_cost@end" in ks
+    assert next(k for k in c.default_kpis(results) if k.variable == "cumulative_public_cost").better == "lower"
+
+
+@pytest.mark.parametrize("text, better", [
+    ("cumulative_public_cost@end", "lower"), ("total_public_spending:cum", "lower"), ("firms@end", "higher"),
+    ("firms:t>=50", "lower"), ("firms@end/cost", "higher"), ("max:cumulative_public_cost@end", "higher"),
+    ("costume_sales@end", "higher"), ("value_added:npv[r=0.03]", "higher")])
+def test_one_definition_of_better(text, better):
+    """Costs are lower-is-better without a 'min:' prefix; the canonical label round-trips."""
+    k = c.parse_kpi(text)
+    assert k.better == better
+    assert c.parse_kpi(c.format_kpi(k)) == dataclasses.replace(k, text=c.format_kpi(k))
 
 
 def test_default_kpis_can_be_limited(results, caplog):

@@ -1,91 +1,91 @@
-"""The HTML report in a real headless browser (Debian's ``chromium``).
+"""The brief in a real browser: Playwright driving Debian's ``chromium`` (never a downloaded browser).
 
-The page must render, every ``<img>`` must decode (``naturalWidth > 0``) and
-the KPI table must be in the rendered DOM. A screenshot is saved to
+For each question the first screen (the viewport scrolled to the question) must show
+the question, the finding and the cost-outcome chart, fully decoded; the appendix
+must be collapsed (its tables not rendered) and open on a click. Screenshots go to
 ``$SDCLUSTER_ARTIFACTS`` (the CI artefact folder) when set, else to the test's
 temporary folder.
 
-Without Chromium the test fails when the ``CI`` environment variable is set
-(install it with ``apt-get install -y chromium``) and is skipped elsewhere.
+Without Chromium or Playwright the test fails when the ``CI`` environment variable is
+set (``.ci/run`` installs both) and is skipped elsewhere.
 """
 from __future__ import annotations
 
+import contextlib
+import io
 import os
-import re
 import shutil
-import subprocess
 from pathlib import Path
 
 import pytest
 
+from sdcluster.cli import main
+
 pytestmark = pytest.mark.browser
 
-FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-         "--disable-background-networking", "--disable-component-update", "--disable-sync",
-         "--disable-dev-shm-usage", "--hide-scrollbars"]
-
-#: Injected into a copy of the report (the report itself has no scripts): after
-#: load, mark each image with whether it decoded, and the body as checked.
-PROBE = """<script>
-window.addEventListener('load', function () {
-  var imgs = document.images;
-  for (var i = 0; i < imgs.length; i++) {
-    imgs[i].setAttribute('data-loaded', (imgs[i].complete && imgs[i].naturalWidth > 0) ? 'yes' : 'no');
-  }
-  var t = document.getElementById('kpi-table');
-  document.body.setAttribute('data-checked', 'images=' + imgs.length + ';kpi-rows=' +
-      (t ? t.tBodies[0].rows.length : -1));
-});
-</script>"""
+ARGS = ["--no-sandbox", "--headless", "--disable-gpu", "--disable-background-networking"]
+VIEWPORT = {"width": 1280, "height": 900}
 
 
-def chromium() -> str:
-    exe = os.environ.get("SDCLUSTER_CHROMIUM") or shutil.which("chromium") or shutil.which("chromium-browser")
-    if exe:
-        return exe
-    msg = "Chromium not found: install Debian's package with 'apt-get install -y chromium' (or set SDCLUSTER_CHROMIUM)"
+def _missing(msg: str):
     if os.environ.get("CI"):
         pytest.fail(msg)
     pytest.skip(msg)
 
 
-def run_browser(exe: str, profile: Path, *args: str) -> subprocess.CompletedProcess:
-    cmd = [exe, *FLAGS, f"--user-data-dir={profile}", *args]
-    proc = subprocess.run(cmd, capture_output=True, text=True, timeout=120)
-    assert proc.returncode == 0, f"{cmd} failed ({proc.returncode}):\n{proc.stderr[-2000:]}"
-    return proc
+def chromium() -> str:
+    exe = os.environ.get("SDCLUSTER_CHROMIUM") or shutil.which("chromium") or shutil.which("chromium-browser")
+    if not exe:
+        _missing("Chromium not found: install Debian's package with 'apt-get install -y chromium' "
+                 "(or set SDCLUSTER_CHROMIUM)")
+    return exe
 
 
-def test_report_renders_with_all_images_and_kpi_table(cli_output, tmp_path):
+@pytest.fixture(scope="module")
+def browser():
     exe = chromium()
-    out, rc = cli_output[:2]
-    assert rc == 0
-    report = out / "report.html"
-    html = report.read_text(encoding="utf-8")
-    n_img = html.count("<img ")
-    n_rows = html[html.index('id="kpi-table"'):].split("</table>")[0].count("<tr") - 1
-    assert n_img == 5 and n_rows > 0
+    try:
+        from playwright.sync_api import sync_playwright
+    except ImportError:
+        _missing("the 'playwright' package is missing: pip install -e '.[dev]'")
+    with sync_playwright() as p:
+        b = p.chromium.launch(executable_path=exe, args=ARGS)
+        yield b
+        b.close()
 
-    # screenshot first, so the CI artefact exists even when a check below fails
+
+def in_viewport(page, selector: str) -> bool:
+    """The element's box lies entirely inside the viewport."""
+    return page.evaluate("""s => { const r = document.querySelector(s).getBoundingClientRect();
+        return r.height > 0 && r.top >= 0 && r.bottom <= window.innerHeight; }""", selector)
+
+
+def test_each_question_opens_with_question_finding_and_chart(browser, brief_results, tmp_path):
+    brief_results.to_netcdf(tmp_path / "in.nc")
+    with contextlib.redirect_stdout(io.StringIO()):
+        assert main(["compare", str(tmp_path / "in.nc"), "--formats", "png", "-o", str(tmp_path / "out")]) == 0
     folder = Path(os.environ.get("SDCLUSTER_ARTIFACTS") or tmp_path)
     folder.mkdir(parents=True, exist_ok=True)
-    shot = folder / "compare_report.png"
-    if shot.exists():
-        shot.unlink()
-    run_browser(exe, tmp_path / "profile2", "--window-size=1280,2400", f"--screenshot={shot}",
-                report.as_uri())
-    assert shot.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
-    import matplotlib.image
-
-    pixels = matplotlib.image.imread(shot)
-    assert pixels.shape[:2] == (2400, 1280)
-    assert float(pixels[..., :3].std()) > 0.05  # not a blank page
-
-    probed = tmp_path / "probed.html"
-    probed.write_text(html.replace("</body>", PROBE + "</body>"), encoding="utf-8")
-    dom = run_browser(exe, tmp_path / "profile1", "--virtual-time-budget=10000", "--dump-dom",
-                      probed.as_uri()).stdout
-    assert f'data-checked="images={n_img};kpi-rows={n_rows}"' in dom, dom[:500]
-    assert dom.count('data-loaded="yes"') == n_img
-    assert 'data-loaded="no"' not in dom
-    assert re.search(r'<table id="kpi-table"', dom)
+    page = browser.new_page(viewport=VIEWPORT)
+    page.goto((tmp_path / "out" / "report.html").as_uri())
+    page.screenshot(path=str(folder / "brief_top.png"))  # first, so the artefact exists if a check fails
+    ids = page.eval_on_selector_all("section.question", "els => els.map(e => e.id)")
+    assert ids == ["q1", "q2", "q3"]
+    for qid in ids:
+        page.evaluate(f"document.getElementById('{qid}').scrollIntoView()")
+        page.screenshot(path=str(folder / f"brief_{qid}.png"))
+        assert in_viewport(page, f"#{qid} h2.question-text")
+        assert in_viewport(page, f"#{qid} p.finding")
+        assert in_viewport(page, f"#{qid} figure img")
+        assert page.evaluate(f"document.querySelector('#{qid} figure img').naturalWidth") > 0
+    assert page.locator("#q2 p.finding").inner_text().startswith("Finding. Platform does most")
+    assert page.locator("#q3 figure").get_attribute("class") == "cost-outcome"
+    # the appendix is collapsed: its KPI table is not rendered until the reader opens it
+    assert page.evaluate("document.getElementById('appendix').open") is False
+    assert not page.locator("#kpi-table").is_visible()
+    height = page.evaluate("document.getElementById('appendix').getBoundingClientRect().top + window.scrollY")
+    assert height < 4 * VIEWPORT["height"]  # three questions: about a screen each
+    page.locator("#appendix > summary").click()
+    assert page.locator("#kpi-table").is_visible()
+    assert page.evaluate("[...document.images].every(i => i.complete && i.naturalWidth > 0)")
+    page.close()

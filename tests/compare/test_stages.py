@@ -71,9 +71,18 @@ def test_rise_then_decline_without_renewal():
     v = 100 * np.exp(-(((T - 40) / 15) ** 2)) + 1
     st = lc.stages(series(v))
     # the flat top (|slope| < 2 %/yr for 4.5 years) is shorter than min_duration (10) and merged;
-    # the tail settles below 2 %/yr and is maturity again (at a low level)
-    assert names(st) == ["emergence", "growth", "decline", "maturity"]
+    # the tail settles below 2 %/yr at 1 % of the peak, back at its start: what formed did not last,
+    # so it is "no cluster", not "maturity" (it was "maturity" before)
+    assert names(st) == ["emergence", "growth", "decline", "no cluster"]
     assert st[2].start == pytest.approx(40, abs=4)
+
+
+def test_collapse_below_a_quarter_of_the_peak_is_not_maturity():
+    v = np.where(T < 50, 100.0 * (1 - np.exp(-T / 8)), 0.0)
+    v = np.where(T >= 50, 100.0 * (1 - np.exp(-50 / 8)) * (0.2 + 0.8 * np.exp(-(T - 50) / 3)), v)
+    st = lc.stages(series(v + 5))
+    assert names(st)[-2:] == ["decline", "collapse"]  # ends at 25 of 105: collapsed, above its start (5)
+    assert names(lc.stages(series(v + 5), collapse_fraction=0.1))[-1] == "maturity"
 
 
 def test_starting_high_skips_emergence_and_regrowth_without_decline_is_growth():
@@ -141,7 +150,9 @@ def test_by_scenario_table_and_stage_at():
     da = xr.DataArray(np.stack([five_stage_curve(), np.full_like(T, 3.0)]), dims=("scenario", "time"),
                       coords={"scenario": ["a", "b"], "time": T}, name="firms")
     m = lc.stages_by_scenario(da)
-    assert names(m["b"]) == ["maturity"] and len(m["a"]) == 5
+    # a flat series at 3 % of the other scenario's peak: nothing comparable formed
+    assert names(m["b"]) == ["no cluster"] and len(m["a"]) == 5
+    assert names(lc.stages_by_scenario(da, reference_level=None)["b"]) == ["maturity"]
     tab = lc.stage_table(m, "firms")
     assert list(tab.columns) == ["scenario", "variable", "stage", "start", "end", "duration"]
     assert tab.groupby("scenario")["duration"].sum().tolist() == [100.0, 100.0]

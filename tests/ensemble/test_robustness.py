@@ -96,3 +96,12 @@ def test_nan_kpi_counts_as_worst():
     table = robustness_table(k)
     assert (table["nan_runs"] > 0).any()
     assert share_first(k, "firms:t>=30").sum() == pytest.approx(1.0)
+
+
+def test_costs_rank_lower_is_better_in_ensembles_as_in_compare():
+    """The ensemble's default KPIs ('VAR@end') used to rank the most expensive scenario first on cost."""
+    ds, _ = make_ensemble(50)
+    k = kpi_samples(ds, ["cumulative_public_cost@end", "firms@end"])
+    assert k["cumulative_public_cost@end"].attrs["better"] == "lower"
+    assert share_first(k, "cumulative_public_cost@end")["base"] == 1.0  # 'base' spends nothing
+    assert beat_probability(k, "cumulative_public_cost@end").loc["fast", "risky"] == 1.0

@@ -139,7 +139,7 @@ def test_scenario_objects_and_mappings(tiny_model, folder):
 # ---------------------------------------------------------------- unknown fields
 def test_unknown_top_level_field_suggests_closest(write):
     msg = load_error(write("x.yaml", BASE + "descripton: typo\n"))
-    assert msg == "x.yaml: descripton: unknown field 'descripton'. Did you mean 'description'?"
+    assert msg.startswith("x.yaml: descripton: unknown field 'descripton'. Did you mean 'description'")
 
 
 def test_unknown_time_field(write):

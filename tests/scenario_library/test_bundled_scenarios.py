@@ -6,6 +6,7 @@ import warnings
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 import pytest
 
 import sdcluster
@@ -22,14 +23,15 @@ def library():
         return sdcluster.run_scenarios(FILES, progress=False)
 
 
-def header_question(path: Path) -> str:
-    for line in path.read_text(encoding="utf-8").splitlines():
-        if not line.startswith("#"):
-            break
-        text = line.lstrip("#").strip()
-        if text.lower().startswith("question:"):
-            return text[len("question:"):].strip()
-    return ""
+import yaml
+
+INSTRUMENTS = ["brand", "brokering", "entry_subsidy", "package", "park", "platform", "training"]
+
+
+def file_question(path: Path) -> str:
+    """The ``question:`` field of a file (top level; set files share it among their entries)."""
+    doc = yaml.safe_load(path.read_text(encoding="utf-8"))
+    return " ".join(str(doc.get("question", "")).split())
 
 
 def test_library_is_not_empty():
@@ -41,7 +43,7 @@ def test_library_is_not_empty():
 
 @pytest.mark.parametrize("path", FILES, ids=[p.stem for p in FILES])
 def test_each_file_states_one_question_and_uses_the_policy_model(path):
-    q = header_question(path)
+    q = file_question(path)
     assert q.endswith("?") and q.count("?") == 1, (path.name, q)
     scenarios = load_scenarios(path)
     assert scenarios
@@ -51,9 +53,26 @@ def test_each_file_states_one_question_and_uses_the_policy_model(path):
         assert s.description, (path.name, s.name)
 
 
-def test_questions_differ():
-    questions = [header_question(p) for p in FILES]
-    assert len(set(questions)) == len(questions)
+def test_every_policy_names_its_own_reference_and_context_runs_are_marked():
+    scenarios = {s.name: s for p in FILES for s in load_scenarios(p)}
+    policies = {n for n, s in scenarios.items() if s.is_policy}
+    context = {n for n, s in scenarios.items() if s.role == "context"}
+    assert context == {"thin_air", "technology_shock", "budding_cooperation"}
+    assert set(scenarios) - policies - context == {"baseline"}
+    for n in policies:  # a policy has at least one policy schedule its reference lacks
+        ref = scenarios[scenarios[n].reference]
+        assert len(scenarios[n].policies) > len(ref.policies), n
+    assert scenarios["technology_shock_renewal"].reference == "technology_shock"
+    assert scenarios["thin_air_package"].reference == "thin_air"
+    assert scenarios["budding_overheated"].reference == "budding_cooperation"
+    assert {scenarios[n].reference for n in INSTRUMENTS} == {"baseline"}
+
+
+def test_one_question_per_file_except_the_comparable_instruments():
+    by_file = {p.stem: file_question(p) for p in FILES}
+    assert len({by_file[n] for n in INSTRUMENTS}) == 1
+    others = [q for n, q in by_file.items() if n not in INSTRUMENTS]
+    assert len(set(others)) == len(others) and by_file["brand"] not in others
 
 
 def test_all_scenarios_run_together(library):
@@ -99,3 +118,34 @@ def test_compare_kpis_per_unit_cost(library):
     per_cost = table[table["kpi"].str.contains("cost")].set_index("scenario")["value"]
     assert np.isnan(per_cost["baseline"])
     assert np.isfinite(per_cost["brokering"])
+
+
+def test_dead_or_collapsed_clusters_are_not_mature(library):
+    """Stages of the bundled runs: thin air never forms a cluster, the shock collapses it, renewal restarts it."""
+    from sdcluster.lifecycle import stages_by_scenario
+
+    st = {k: [s.name for s in v] for k, v in stages_by_scenario(library["firms"]).items()}
+    assert st["thin_air"] == ["no cluster"]  # 3 -> 2.5 firms (was "maturity 0-60")
+    assert st["thin_air_package"][-1] == "no cluster"  # subsidised growth that does not last
+    assert st["technology_shock"][-2:] == ["decline", "collapse"]  # 316 -> 68 firms
+    assert st["technology_shock_renewal"][-1] == "renewal"
+    assert st["baseline"][-1] == "maturity"
+
+
+def test_each_policy_is_compared_with_its_own_reference(library):
+    """Against one baseline the renewal policy looked harmful (-4.5 firms per million, rank 20)."""
+    from sdcluster.brief import plan_questions
+    from sdcluster.brief.questions import definitions_of
+
+    names = [str(s) for s in library["scenario"].values]
+    questions = plan_questions(names, definitions_of(library))
+    table = sdcluster.compare.kpi_table(library, ["firms@end", "firms@end/cost"], questions=questions)
+    rows = table[table.kpi == "firms@end"].set_index("scenario")
+    assert rows.at["technology_shock_renewal", "reference"] == "technology_shock"
+    assert rows.at["technology_shock_renewal", "delta"] == pytest.approx(157.9 - 67.8, abs=0.5)
+    assert rows.at["technology_shock_renewal", "rank"] == 1  # the only policy of its question
+    per = table[table.kpi == "firms@end/cost"].set_index("scenario")
+    assert per.at["technology_shock_renewal", "value"] == pytest.approx(3.0, abs=0.05)  # 90 firms / 30 million
+    assert rows.at["budding_overheated", "delta"] < -30  # the push backfires against its own reference
+    assert pd.isna(rows.at["thin_air", "rank"]) and pd.isna(rows.at["baseline", "rank"])  # context is not ranked
+    assert len(questions) == 8
