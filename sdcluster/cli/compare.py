@@ -7,6 +7,9 @@ Writes into the output folder::
     kpis.csv, kpis.md     the tidy KPI table (also printed to the terminal)
     figures/*.png, *.svg  trajectories, differences, KPI bars, life-cycle stages
     report.html           a self-contained report (figures embedded)
+    manifest.json         every file above with its size and SHA-256, written last
+
+The folder is replaced whole (see :func:`sdcluster.io.atomic_output_dir`).
 """
 from __future__ import annotations
 
@@ -16,7 +19,7 @@ from pathlib import Path
 
 import xarray as xr
 
-from ..errors import OutputError, ParameterError, suggest
+from ..errors import ParameterError, suggest
 
 log = logging.getLogger(__name__)
 
@@ -95,7 +98,7 @@ def _stage_variable(ds: xr.Dataset, name: str | None) -> str | None:
 def run(args: argparse.Namespace) -> int:
     from .. import compare as cmp
     from .. import plot, report
-    from ..io import atomic_write, atomic_write_text, write_dataset
+    from ..io import atomic_output_dir, atomic_write, atomic_write_text, check_output_dir, write_dataset
     from ..lifecycle import stages_by_scenario
 
     texts = [k for group in args.kpis for k in group] if args.kpis else []
@@ -108,11 +111,8 @@ def run(args: argparse.Namespace) -> int:
     bad = [f for f in formats if f not in ("png", "svg", "pdf")]
     if bad or not formats:
         raise ParameterError(f"--formats {args.formats!r}: use png, svg and/or pdf, comma-separated")
-    outdir: Path = args.output_dir
-    try:
-        (outdir / "figures").mkdir(parents=True, exist_ok=True)
-    except OSError as exc:
-        raise OutputError(f"cannot create output folder {outdir}: {exc.strerror}") from None
+    final_dir: Path = args.output_dir
+    check_output_dir(final_dir)
 
     ds = load_results([str(s) for s in args.scenarios], args)
     cost = args.cost_variable or cmp.COST_VARIABLE
@@ -123,33 +123,32 @@ def run(args: argparse.Namespace) -> int:
     stage_var = _stage_variable(ds, args.stage_variable)
     stage_map = stages_by_scenario(ds[stage_var]) if stage_var else None
 
-    written = [write_dataset(ds, outdir / "results.nc"),
-               write_dataset(comparison.differences, outdir / "differences.nc")]
-    written.append(atomic_write(outdir / "kpis.csv", lambda tmp: table.to_csv(tmp, index=False)))
-    written.append(atomic_write_text(outdir / "kpis.md", cmp.to_markdown(table)))
-    figs = plot.comparison_figures(ds, args.baseline, table, stage_var, stage_map)
-    embedded = {}
-    try:
-        for stem, fig in figs.items():
-            paths = plot.save_figure(fig, outdir / "figures", stem, formats)
-            written += paths
-            # the report embeds the PNG just written (no second rendering), else renders one
-            embedded[stem] = next((p for p in paths if p.suffix == ".png"), fig)
-        html = report.build_report(ds, table, baseline=args.baseline, figures=embedded, stage_map=stage_map,
-                                   stage_variable=stage_var, title=args.title)
-    finally:
-        import matplotlib.pyplot as plt
+    with atomic_output_dir(final_dir, command="sdcluster compare") as outdir:
+        written = [write_dataset(ds, outdir / "results.nc"),
+                   write_dataset(comparison.differences, outdir / "differences.nc")]
+        written.append(atomic_write(outdir / "kpis.csv", lambda tmp: table.to_csv(tmp, index=False)))
+        written.append(atomic_write_text(outdir / "kpis.md", cmp.to_markdown(table)))
+        (outdir / "figures").mkdir()
+        figs = plot.comparison_figures(ds, args.baseline, table, stage_var, stage_map)
+        embedded = {}
+        try:
+            for stem, fig in figs.items():
+                paths = plot.save_figure(fig, outdir / "figures", stem, formats)
+                written += paths
+                # the report embeds the PNG just written (no second rendering), else renders one
+                embedded[stem] = next((p for p in paths if p.suffix == ".png"), fig)
+            html = report.build_report(ds, table, baseline=args.baseline, figures=embedded, stage_map=stage_map,
+                                       stage_variable=stage_var, title=args.title)
+        finally:
+            import matplotlib.pyplot as plt
 
-        for fig in figs.values():
-            plt.close(fig)
-    written.append(report.write_report(outdir / "report.html", html))
-
+            for fig in figs.values():
+                plt.close(fig)
+        written.append(report.write_report(outdir / "report.html", html))
     print(cmp.to_text(table))
     if stage_map:
         print(f"Life-cycle stages of {stage_var}:")
         for sc, lst in stage_map.items():
             print(f"  {sc}: " + "; ".join(f"{s.name} {s.start:g}-{s.end:g}" for s in lst))
-    print(f"\nWrote {len(written)} files to {outdir}/ (open {outdir / 'report.html'})")
-    for p in written:
-        log.debug("wrote %s", p)
+    print(f"\nWrote {len(written)} files to {final_dir}/ (open {final_dir / 'report.html'})")
     return 0

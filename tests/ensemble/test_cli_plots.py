@@ -98,10 +98,13 @@ def test_ensemble_command_on_a_model(fixtures, tmp_path, capsys):
     assert table["scenario"].tolist() == ["functions.mdl"] and table["share_first"].tolist() == [1.0]
 
 
-def test_ensemble_command_keeps_the_variables_kpis_need(fixtures, tmp_path):
-    # smoothed a is not among the scenarios' outputs
-    code = main(["ensemble", str(fixtures / "baseline.yaml"), "--uncertain", str(fixtures / "uncertain.yaml"),
-                 "--runs", "12", "--kpi", "smoothed_a@40", "--no-progress", "-o", str(tmp_path / "k")])
-    assert code == 0
+def test_ensemble_command_keeps_only_the_variables_kpis_need(fixtures, tmp_path):
+    # smoothed a is not among the scenarios' outputs; by default only the KPIs' variables are kept
+    args = ["ensemble", str(fixtures / "baseline.yaml"), "--uncertain", str(fixtures / "uncertain.yaml"),
+            "--runs", "12", "--kpi", "smoothed_a@40", "--no-progress"]
+    assert main([*args, "-o", str(tmp_path / "k")]) == 0
     with xr.open_dataset(tmp_path / "k" / "ensemble.nc") as ds:
-        assert {"stock_a", "inflow_a", "shape", "smoothed_a"} <= set(ds.data_vars)
+        assert set(ds.data_vars) == {"smoothed_a", "failed"}
+    assert main([*args, "--outputs", "stock_a", "-o", str(tmp_path / "k2")]) == 0  # --outputs adds to them
+    with xr.open_dataset(tmp_path / "k2" / "ensemble.nc") as ds:
+        assert set(ds.data_vars) == {"stock_a", "smoothed_a", "failed"}
