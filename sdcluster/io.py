@@ -322,17 +322,24 @@ def write_dataset(ds: xr.Dataset, path: str | Path) -> Path:
     row per time (and scenario/run), one column per variable. Units and
     provenance go to a sidecar ``<name>.csv.json`` (``attrs``: the dataset's
     attributes; ``variables``: each column's ``long_name``, ``units`` and
-    other attributes), written first so that a complete CSV always has its
-    description next to it.
+    other attributes; ``csv_sha256``: the table it describes). Both are
+    written to temporary files first and moved into place together.
     """
     target = Path(path)
     suffix = target.suffix.lower()
     if suffix == ".nc":
         return atomic_write(target, lambda tmp: ds.to_netcdf(tmp, engine="netcdf4"))
     if suffix == ".csv":
-        atomic_write_text(sidecar_path(target), json.dumps(csv_metadata(ds), indent=2, default=_jsonable) + "\n")
         frame = ds.to_dataframe()
-        return atomic_write(target, lambda tmp: frame.to_csv(tmp))
+        check_output_path(target)
+        try:
+            with atomic_path(sidecar_path(target)) as tmp_meta, atomic_path(target) as tmp_csv:
+                frame.to_csv(tmp_csv)
+                meta = {**csv_metadata(ds), "csv_sha256": _sha256(tmp_csv)}
+                tmp_meta.write_text(json.dumps(meta, indent=2, default=_jsonable) + "\n", encoding="utf-8")
+        except OSError as exc:
+            raise OutputError(f"{target}: writing failed ({exc.strerror or exc})") from None
+        return target
     check_output_path(target)
     raise AssertionError("unreachable")  # pragma: no cover
 
