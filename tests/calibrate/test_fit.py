@@ -162,3 +162,29 @@ def test_to_scenario_plot_and_cli(logistic, obs_csv, tmp_path):
     assert code == 0 and (tmp_path / "cli.yaml").exists()
     assert main(["calibrate", str(logistic.path), "--data", str(obs_csv), "--param", "growth rat=0.05:1.5"]) == 1
     assert main(["calibrate", str(logistic.path), "--data", str(obs_csv), "--param", "growth rate=2:1"]) == 1
+
+
+def test_fewer_observations_than_parameters_is_refused_before_fitting(logistic, tmp_path, monkeypatch, capsys):
+    from sdcluster.calibrate import evaluate
+
+    def no_runs(*a, **k):  # the refusal comes before any model run
+        raise AssertionError("the model was run")
+    monkeypatch.setattr(evaluate.Evaluator, "simulate", no_runs)
+    one = tmp_path / "one.csv"
+    one.write_text("year,firms\n1985,12\n", encoding="utf-8")
+    with pytest.raises(CalibrationError, match=r"one.csv: 1 observation\(s\) for 1 parameter\(s\) \(growth rate\).*"
+                                                 r"at least 2"):
+        calibrate(logistic, one, {"growth rate": (0.05, 1.5)}, time_offset=1980, progress=False)
+    two = tmp_path / "two.csv"
+    two.write_text("year,firms\n1985,12\n1990,20\n", encoding="utf-8")
+    with pytest.raises(CalibrationError, match=r"2 observation\(s\) for 1 parameter\(s\) \+ 1 noise level.*"
+                                                 r"at least 3"):
+        calibrate(logistic, two, {"growth rate": (0.05, 1.5)}, time_offset=1980, payoff="gaussian", progress=False)
+    with pytest.raises(CalibrationError, match=r"2 observation\(s\) for 2 parameter\(s\)"):
+        calibrate(logistic, two, {"growth rate": (0.05, 1.5), "carrying capacity": (50, 1000)}, time_offset=1980,
+                  progress=False)
+    fitted = tmp_path / "fitted.yaml"
+    code = main(["calibrate", str(logistic.path), "--data", str(one), "--time-offset", "1980",
+                 "--param", "growth rate=0.05:1.5", "--no-progress", "-o", str(fitted)])
+    assert code == 1 and "1 observation(s) for 1 parameter(s)" in capsys.readouterr().err
+    assert not fitted.exists()
