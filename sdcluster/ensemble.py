@@ -1,8 +1,8 @@
 """Ensembles: many parameter sets through one model, in vectorised chunks, locally or on Dask.
 
 >>> from sdcluster.sampling import Uncertain, Uniform
->>> samples = Uncertain({"initial firms": Uniform(10, 30)}, seed=1).sample(10_000)   # doctest: +SKIP
->>> ds = run_ensemble("scenarios/early.yaml", samples, workers=2)                     # doctest: +SKIP
+>>> samples = Uncertain({"market size": Uniform(400, 800)}, seed=1).sample(10_000)   # doctest: +SKIP
+>>> ds = run_ensemble(["scenarios/baseline.yaml", "scenarios/brokering_timing.yaml"], samples)  # doctest: +SKIP
 >>> ds.firms.dims                                                                      # doctest: +SKIP
 ('scenario', 'run', 'time')
 
