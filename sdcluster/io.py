@@ -116,18 +116,22 @@ def check_output_dir(path: str | Path) -> Path:
     Raises
     ------
     OutputError
-        *path* is a file, the current folder (or one above it), a folder with
-        files sdcluster did not write, or its parent cannot be written.
+        *path* is a file, a symbolic link, the current folder (or one above
+        it), a folder with files sdcluster did not write, or its parent cannot
+        be written.
     """
     target = Path(os.path.abspath(path))
     if target == target.parent:
         raise OutputError(f"{path}: cannot use the root folder as an output folder; give a folder name")
+    if target.is_symlink():
+        raise OutputError(f"{path}: is a symbolic link; the results replace the folder as a whole, so give the "
+                          f"real folder ({os.path.realpath(target)}) or a new name")
     if target.exists() and not target.is_dir():
         raise OutputError(f"{path}: is a file; give a folder name for the results")
     if target.is_dir():
         cwd = Path.cwd()
         if target == cwd or target in cwd.parents:
-            raise OutputError(f"{path}: is the current folder; results replace their folder as a whole, "
+            raise OutputError(f"{path}: is the current folder or holds it; results replace their folder as a whole, "
                               "so give a new folder name, e.g. -o results/")
         foreign = _foreign_files(target)
         if foreign:
