@@ -18,6 +18,8 @@ def _local_targets(site: Path) -> list[tuple[Path, str, Path]]:
     """(page, link, target file) for every relative link of every built page."""
     out = []
     for page in site.rglob("*.html"):
+        if page.name == "404.html":  # the server's error page: its links are absolute by design
+            continue
         for link in _LINK.findall(page.read_text(encoding="utf-8")):
             parts = urlsplit(link)
             if parts.scheme or parts.netloc or not parts.path:  # external, or an anchor on the same page
