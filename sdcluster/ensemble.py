@@ -1,8 +1,8 @@
 """Ensembles: many parameter sets through one model, in vectorised chunks, locally or on Dask.
 
 >>> from sdcluster.sampling import Uncertain, Uniform
->>> samples = Uncertain({"initial firms": Uniform(10, 30)}, seed=1).sample(10_000)   # doctest: +SKIP
->>> ds = run_ensemble("scenarios/early.yaml", samples, workers=2)                     # doctest: +SKIP
+>>> samples = Uncertain({"market size": Uniform(400, 800)}, seed=1).sample(10_000)   # doctest: +SKIP
+>>> ds = run_ensemble(["scenarios/baseline.yaml", "scenarios/brokering_timing.yaml"], samples)  # doctest: +SKIP
 >>> ds.firms.dims                                                                      # doctest: +SKIP
 ('scenario', 'run', 'time')
 
@@ -54,13 +54,80 @@ if TYPE_CHECKING:  # pragma: no cover
 
 log = logging.getLogger(__name__)
 
-__all__ = ["run_ensemble", "DEFAULT_CHUNK_SIZE", "failed_runs"]
+__all__ = ["run_ensemble", "DEFAULT_CHUNK_SIZE", "DEFAULT_MAX_MEMORY", "EnsembleSize", "failed_runs",
+           "format_bytes"]
 
 #: Runs per vectorised chunk: large enough that NumPy work dominates the per-step
 #: Python overhead, small enough to keep the working set in cache and memory bounded.
 DEFAULT_CHUNK_SIZE = 5000
 
+#: Refuse an ensemble whose estimated memory exceeds this many bytes (``max_memory=``, ``--max-memory``).
+DEFAULT_MAX_MEMORY = 2 * 1024**3
+
 SCENARIO_SUFFIXES = (".yaml", ".yml")
+
+
+# --------------------------------------------------------------------------- size guard
+@dataclasses.dataclass(frozen=True)
+class EnsembleSize:
+    """What an ensemble will hold, estimated before it runs.
+
+    The result is ``scenarios x runs x times x outputs`` float64 numbers (plus
+    one ``failed`` flag per scenario and run); the netCDF file holds the same
+    numbers uncompressed. Memory adds to the result the chunks in flight
+    (one per worker, plus the one being copied) or, afterwards, one
+    variable's copy for percentile bands, whichever is larger.
+    """
+
+    runs: int
+    scenarios: int
+    times: int
+    outputs: int
+    chunk_size: int
+    workers: int
+
+    @property
+    def file_bytes(self) -> int:
+        """Approximate size of the written netCDF file."""
+        return self.scenarios * self.runs * (self.times * self.outputs * 8 + 1)
+
+    @property
+    def memory_bytes(self) -> int:
+        """Approximate peak memory of the results (the Python process itself not included)."""
+        chunk = min(self.chunk_size, self.runs) * self.times * self.outputs * 8
+        one_variable = self.scenarios * self.runs * self.times * 8
+        return self.file_bytes + max((self.workers + 1) * chunk, one_variable)
+
+    def describe(self) -> str:
+        """``"20000 runs x 24 scenarios x 61 saved times x 150 outputs"``."""
+        return (f"{self.runs} runs x {self.scenarios} scenario(s) x {self.times} saved times x "
+                f"{self.outputs} output variable(s)")
+
+    def check(self, max_memory: float | None) -> None:
+        """Raise :class:`RunError` if the estimated memory exceeds *max_memory* bytes (``None``: no limit)."""
+        if max_memory is None or self.memory_bytes <= max_memory:
+            return
+        raise RunError(
+            f"ensemble too large: {self.describe()} needs about {format_bytes(self.memory_bytes)} of memory and "
+            f"writes a file of about {format_bytes(self.file_bytes)}; the limit is {format_bytes(max_memory)}. "
+            "Keep fewer variables (--outputs, or outputs= in Python; by default only the KPIs' variables), "
+            "make fewer runs (--runs), save fewer times (saveper), or raise the limit "
+            "(--max-memory, or max_memory=)")
+
+
+def format_bytes(n: float) -> str:
+    """``1536`` -> ``"1.5 kB"`` (powers of 1024, one decimal)."""
+    for unit in ("bytes", "kB", "MB", "GB"):
+        if abs(n) < 1024 or unit == "GB":
+            return f"{n:.0f} {unit}" if unit == "bytes" else f"{n:.1f} {unit}"
+        n /= 1024
+    raise AssertionError("unreachable")  # pragma: no cover
+
+
+def _saved_times(model: "Model", time: Mapping[str, float]) -> int:
+    """Number of saved times of a run with these time settings (validates them)."""
+    s = model._settings(time.get("initial_time"), time.get("final_time"), time.get("time_step"), time.get("saveper"))
+    return int(np.floor((s.final_time - s.initial_time) / s.saveper + 1e-9)) + 1
 
 
 # --------------------------------------------------------------------------- parameter values
@@ -347,7 +414,7 @@ def run_ensemble(target: Any, samples: Mapping[str, Any], *, model: Any = None,
                  outputs: Sequence[str] | None = None, chunk_size: int = DEFAULT_CHUNK_SIZE,
                  workers: int | str = 1, scheduler: Any = None, timeout: float = 10.0,
                  allow_out_of_range: bool = False, progress: bool = False,
-                 **time: float) -> xr.Dataset:
+                 max_memory: float | None = DEFAULT_MAX_MEMORY, **time: float) -> xr.Dataset:
     """Run every parameter set of *samples* through a model or through each of several scenarios.
 
     Parameters
@@ -377,6 +444,9 @@ def run_ensemble(target: Any, samples: Mapping[str, Any], *, model: Any = None,
         Accept sampled values outside a parameter's declared range.
     progress
         Show a progress bar (runs done).
+    max_memory
+        Refuse, before running, an ensemble whose estimated memory
+        (:class:`EnsembleSize`) exceeds this many bytes; ``None``: no limit.
     **time
         ``initial_time``, ``final_time``, ``time_step``, ``saveper`` for a model
         target (scenarios carry their own).
@@ -396,7 +466,8 @@ def run_ensemble(target: Any, samples: Mapping[str, Any], *, model: Any = None,
         Unknown sampled parameter, arrays of different lengths, no runs, or a
         value outside a parameter's declared range.
     RunError
-        Bad ``chunk_size``/``workers``, unreachable scheduler, failed chunk.
+        Bad ``chunk_size``/``workers``, unreachable scheduler, failed chunk, or
+        an ensemble larger than *max_memory*.
     ScenarioError
         Invalid scenarios.
     """
@@ -438,6 +509,11 @@ def run_ensemble(target: Any, samples: Mapping[str, Any], *, model: Any = None,
             base = s.apply(the_model, allow_out_of_range=allow_out_of_range)
             jobs.append((s.name, _overlay(base, arrays), s.run_kwargs(), wanted))
 
+    size = EnsembleSize(runs=n, scenarios=len(jobs), times=max(_saved_times(the_model, j[2]) for j in jobs),
+                        outputs=len(the_model._outputs(jobs[0][3])), chunk_size=chunk_size,
+                        workers=1 if scheduler is not None else workers)
+    size.check(max_memory)
+    log.info("ensemble size: %s; about %s in memory", size.describe(), format_bytes(size.memory_bytes))
     tasks = []
     for name, params, tkw, outs in jobs:
         for start in range(0, n, chunk_size):

@@ -3,7 +3,7 @@
 Declare uncertain parameters in Python::
 
     from sdcluster.sampling import Uncertain, Uniform, Normal
-    u = Uncertain({"initial firms": Uniform(10, 30), "entry fraction": Normal(0.2, 0.03)},
+    u = Uncertain({"initial firms": Uniform(10, 30), "normal attraction fraction": Normal(0.07, 0.01)},
                   method="lhs", seed=42)
     samples = u.sample(1000)          # Samples: {name: array of 1000 values}
 
@@ -14,11 +14,11 @@ or in a YAML file (``sdcluster ensemble --uncertain params.yaml``)::
     seed: 42             # optional; default 0 (results are always reproducible)
     runs: 1000           # optional; the command line's --runs wins
     parameters:          # model's own names or Python names
-      initial firms:  {distribution: uniform, low: 10, high: 30}
-      entry fraction: {distribution: normal, mean: 0.2, sd: 0.03}
-      trust time:     {distribution: truncnormal, mean: 4, sd: 2, low: 1, high: 10}
-      market size:    {distribution: triangular, low: 500, mode: 1000, high: 2000}
-      price:          {distribution: lognormal, mu: 0.0, sigma: 0.25}   # of log(value)
+      initial firms:              {distribution: uniform, low: 10, high: 30}
+      normal attraction fraction: {distribution: normal, mean: 0.07, sd: 0.01}
+      knowledge absorption time:  {distribution: truncnormal, mean: 10, sd: 4, low: 3, high: 30}
+      market size:                {distribution: triangular, low: 400, mode: 600, high: 900}
+      trust building time:        {distribution: lognormal, mu: 1.0, sigma: 0.25}   # of log(value)
 
 Every distribution maps a probability ``u`` in (0, 1) to a value through its
 inverse cumulative distribution (:meth:`Distribution.ppf`); Latin hypercube

@@ -120,6 +120,7 @@ def sensitivity(target: Any, uncertain: Uncertain, kpis: Iterable[str | KPI], *,
     samples = uncertain.transform(np.clip(u, tiny, 1 - tiny))
     samples.meta.update({"method": method, "seed": seed})
     log.info("%s sensitivity: %d runs for %d parameters", method, samples.n, d)
+    ensemble.setdefault("outputs", list(dict.fromkeys(k.variable for k in klist)))  # only what the KPIs need
     ds = run_ensemble(target, samples, **ensemble)
     if "scenario" in ds.dims:
         names = [str(s) for s in ds["scenario"].values]

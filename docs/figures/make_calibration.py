@@ -1,30 +1,48 @@
 """Figures of the calibration guide (docs/calibration.md).
 
-``main(outdir)`` fits the bundled life-cycle model to the synthetic firm counts
-in ``examples/data/synthetic_cluster_firm_counts.csv`` (3 parameters, Poisson
-payoff, profile likelihood) and writes ``calibration_fit.png`` (data vs
+``main(outdir)`` runs the worked example of the page -- its first Python block,
+verbatim: the bundled life-cycle model fitted to the synthetic firm counts in
+``examples/data/synthetic_cluster_firm_counts.csv`` (3 parameters, Poisson
+payoff, profile likelihood) -- and writes ``calibration_fit.png`` (data vs
 fitted trajectory, plus one profile panel per parameter) and
-``calibration_fit.txt`` (the printed fit table the page quotes).
+``calibration_fit.txt`` (the printed fit table the page quotes). So the docs
+build executes that example (``tests/test_docs_examples.py`` does not run it a
+second time).
 """
 from __future__ import annotations
 
+import contextlib
+import io
 import logging
+import os
+import re
 import sys
+import tempfile
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
 DATA = ROOT / "examples" / "data" / "synthetic_cluster_firm_counts.csv"
-BOUNDS = {"normal spin off fraction": (0.01, 0.2), "normal failure fraction": (0.02, 0.15),
-          "reference cluster size": (20, 500)}
+PAGE = ROOT / "docs" / "calibration.md"
 
 
 def fit():
-    """The worked example's fit (same call as in docs/calibration.md)."""
-    from sdcluster.calibrate import calibrate
-
-    return calibrate("cluster_lifecycle", DATA, BOUNDS, mapping={"firms": "firms"}, time_offset=1980,
-                     payoff="poisson", method="least_squares", n_starts=2, seed=1, profile=True, progress=False,
-                     time_step=1 / 32)
+    """Run the page's first Python block in a scratch folder (it writes fit.png, fitted.yaml); return its ``res``."""
+    text = PAGE.read_text(encoding="utf-8")
+    block = re.search(r"^```python\n(.*?)^```", text, re.S | re.M)
+    if block is None:
+        raise RuntimeError(f"{PAGE}: no Python block with the worked example")
+    code = compile(block.group(1), f"{PAGE} (worked example)", "exec")
+    namespace: dict = {"__name__": "calibration_example"}
+    cwd = os.getcwd()
+    with tempfile.TemporaryDirectory() as tmp:
+        (Path(tmp) / "examples").symlink_to(ROOT / "examples")
+        os.chdir(tmp)
+        try:
+            with contextlib.redirect_stdout(io.StringIO()):
+                exec(code, namespace)  # noqa: S102 - the documentation's own example
+        finally:
+            os.chdir(cwd)
+    return namespace["res"]
 
 
 def _check_data_matches_model() -> None:

@@ -101,7 +101,8 @@ def calibrate(model: Any, data: Any, params: Mapping[str, Sequence[float]], *, p
     ParameterError
         Unknown parameter names (closest names suggested).
     CalibrationError
-        Bad bounds, unknown payoff/method, no finite payoff anywhere.
+        Bad bounds, unknown payoff/method, no finite payoff anywhere, or no
+        more observations than estimated quantities (checked before fitting).
     """
     from ..model import Model, load_model
 
@@ -125,6 +126,7 @@ def calibrate(model: Any, data: Any, params: Mapping[str, Sequence[float]], *, p
     clash = [s.name for s in specs if s.py_name in fixed_py]
     if clash:
         raise CalibrationError(f"parameter(s) {clash} are both calibrated and fixed")
+    _check_degrees_of_freedom(obs, specs, str(payoff).lower())
     pay = Payoff(payoff, obs)
     n_starts = (1 if METHODS.get(str(method).lower()) == "de" else 4) if n_starts is None else n_starts
     ev = Evaluator(model, obs, specs, pay, fixed=fixed_py, initial_time=t0, time_step=dt, max_evals=max_evals,
@@ -149,6 +151,27 @@ def calibrate(model: Any, data: Any, params: Mapping[str, Sequence[float]], *, p
         message=outcome.message, n_evals=ev.n_evals, n_bad=ev.n_bad, elapsed=ev.elapsed, seed=seed, fit=fit,
         residuals=_residuals(obs, sims, model), fitted=fitted, uncertainty=unc, fixed=fixed_py,
         time=time_settings, bad_examples=ev.bad_examples, budget_hit=outcome.budget_hit, starts=outcome.starts)
+
+
+def _check_degrees_of_freedom(obs: Observations, specs: Sequence[ParamSpec], payoff: str) -> None:
+    """Refuse a fit with no more observations than estimated quantities, before any model run.
+
+    With *n* observations and *p* estimated quantities (the parameters plus
+    the payoff's nuisance parameters: an unknown Gaussian noise level or a
+    negative-binomial dispersion per series) and *n <= p*, the fit can pass
+    through every observation whatever the model, and no residual is left to
+    estimate the uncertainty from: any "fit" would be meaningless.
+    """
+    nuisance = {"gaussian": sum(s.sigma is None for s in obs.series), "negbin": len(obs.series)}.get(payoff, 0)
+    p = len(specs) + nuisance
+    if obs.n > p:
+        return
+    extra = (f" + {nuisance} {'noise level' if payoff == 'gaussian' else 'dispersion'}(s) of the {payoff} payoff"
+             if nuisance else "")
+    raise CalibrationError(
+        f"{Path(obs.source).name}: {obs.n} observation(s) for {len(specs)} parameter(s){extra} "
+        f"({', '.join(s.name for s in specs)}): a fit needs more observations than estimated quantities "
+        f"(at least {p + 1}); add observations or fit fewer parameters (hold the others with fixed= / --set)")
 
 
 def _residuals(obs: Observations, sims: list[np.ndarray], model: Any) -> xr.Dataset:

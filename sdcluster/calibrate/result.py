@@ -193,10 +193,8 @@ class CalibrationResult:
         fig.tight_layout()
         if path is not None:
             from ..io import atomic_write
-            from ..plot import savefig_reproducible
 
-            suffix = Path(path).suffix.lstrip(".") or "png"
-            atomic_write(path, lambda tmp: savefig_reproducible(fig, tmp, suffix, 120))
+            atomic_write(path, lambda tmp: save_plot(fig, tmp, path))
         return fig
 
     # -- back to scenarios ------------------------------------------------------------------
@@ -215,6 +213,10 @@ class CalibrationResult:
         """
         from ..io import atomic_write_text
 
+        return atomic_write_text(path, self.scenario_text(path, name=name, question=question))
+
+    def scenario_text(self, path: str | Path, *, name: str | None = None, question: str | None = None) -> str:
+        """The text :meth:`to_scenario` writes to *path* (the model is referred to relative to its folder)."""
         path = Path(path)
         if path.suffix.lower() not in (".yaml", ".yml"):
             raise OutputError(f"{path}: a scenario file must end in .yaml or .yml")
@@ -244,8 +246,7 @@ class CalibrationResult:
         if self.time:
             body["time"] = dict(self.time)
         body["parameters"] = {k: _round(v) for k, v in self.params.items()}
-        text = "\n".join(header) + "\n" + yaml.safe_dump(body, sort_keys=False, allow_unicode=True)
-        return atomic_write_text(path, text)
+        return "\n".join(header) + "\n" + yaml.safe_dump(body, sort_keys=False, allow_unicode=True)
 
     def _model_ref(self, target: Path) -> str:
         try:
@@ -261,6 +262,13 @@ class CalibrationResult:
             return os.path.relpath(mpath, target.resolve().parent)
         except ValueError:  # different drives on Windows
             return str(mpath)
+
+
+def save_plot(fig: Any, tmp: str | Path, path: str | Path) -> None:
+    """Save the calibration figure to *tmp* in the format of *path*'s suffix (PNG by default)."""
+    from ..plot import savefig_reproducible
+
+    savefig_reproducible(fig, tmp, Path(path).suffix.lstrip(".").lower() or "png", 120)
 
 
 def _round(v: float) -> float:

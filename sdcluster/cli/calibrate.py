@@ -1,7 +1,14 @@
-"""``sdcluster calibrate``: fit model parameters to observed series and print a fit table."""
+"""``sdcluster calibrate``: fit model parameters to observed series and print a fit table.
+
+The scenario file (``-o``) and the figure (``--plot``) are both prepared in
+temporary files and moved into place together after the fit, so a failed or
+killed calibration leaves the previous pair (or none), never a new figure
+beside an old scenario file.
+"""
 from __future__ import annotations
 
 import argparse
+import contextlib
 import logging
 import math
 from pathlib import Path
@@ -94,7 +101,8 @@ def _floats(items: list[str], flag: str) -> dict[str, float] | None:
 
 def run(args: argparse.Namespace) -> int:
     from ..calibrate import calibrate
-    from ..io import check_output_path
+    from ..calibrate.result import save_plot
+    from ..io import atomic_path, check_output_path
 
     params = dict(parse_param(t) for t in args.param)
     if args.output:
@@ -109,10 +117,13 @@ def run(args: argparse.Namespace) -> int:
         final_time=args.final_time, time_step=args.time_step, max_evals=args.max_evals, max_time=args.max_time,
         profile=args.profile, progress=not args.no_progress)
     print(result.table())
-    if args.plot:
-        result.plot(args.plot)
-        log.info("wrote %s", args.plot)
-    if args.output:
-        result.to_scenario(args.output)
-        log.info("wrote %s", args.output)
+    with contextlib.ExitStack() as stack:  # both files are moved into place when the block ends
+        if args.plot:
+            save_plot(result.plot(), stack.enter_context(atomic_path(args.plot)), args.plot)
+        if args.output:
+            stack.enter_context(atomic_path(args.output)).write_text(result.scenario_text(args.output),
+                                                                     encoding="utf-8")
+    for path in (args.plot, args.output):
+        if path:
+            log.info("wrote %s", path)
     return 0

@@ -11,8 +11,10 @@ Writes into the output folder::
     figures/appendix_<k>.png  per question: every output over time
     figures/stage_timeline.*
     report.html             the brief: question, finding and figure first; the rest in an appendix
+    manifest.json           every file above with its size and SHA-256, written last
 
-The terminal shows the findings.
+The folder is replaced whole (see :func:`sdcluster.io.atomic_output_dir`): a failed or killed
+run leaves the previous folder as it was. The terminal shows the findings.
 """
 from __future__ import annotations
 
@@ -23,7 +25,7 @@ from pathlib import Path
 import numpy as np
 import xarray as xr
 
-from ..errors import OutputError, ParameterError, suggest
+from ..errors import ParameterError, suggest
 
 log = logging.getLogger(__name__)
 
@@ -170,6 +172,7 @@ def _stage_variable(ds: xr.Dataset, name: str | None) -> str | None:
 def run(args: argparse.Namespace) -> int:
     from .. import compare as cmp
     from ..brief.questions import definitions_of, plan_questions
+    from ..io import check_output_dir
 
     texts = [k for group in args.kpis for k in group] if args.kpis else []
     files = [k for k in texts if k.lower().endswith((".yaml", ".yml", ".nc"))]
@@ -217,10 +220,7 @@ def run(args: argparse.Namespace) -> int:
         for s in scenarios:  # parameter names, ranges and schedules
             s.validate(model, allow_out_of_range=args.allow_out_of_range)
     outdir: Path = args.output_dir
-    try:
-        (outdir / "figures").mkdir(parents=True, exist_ok=True)
-    except OSError as exc:
-        raise OutputError(f"cannot create output folder {outdir}: {exc.strerror}") from None
+    check_output_dir(outdir)  # before the first run
 
     if scenarios is not None:
         from ..simulate import run_scenarios
@@ -236,7 +236,7 @@ def _analyse(args, ds, questions, kpis, cost, formats, outdir, model, scenarios,
     from .. import compare as cmp
     from .. import plot, report
     from ..brief.build import brief_text, headline_kpi, make_brief, uncertainty_table
-    from ..io import atomic_write, atomic_write_text, write_dataset
+    from ..io import atomic_output_dir, atomic_write, atomic_write_text, write_dataset
     from ..lifecycle import stages_by_scenario
 
     series = [v for v in ds.data_vars if set(ds[v].dims) <= {"scenario", "time"} and "time" in ds[v].dims]
@@ -265,49 +265,51 @@ def _analyse(args, ds, questions, kpis, cost, formats, outdir, model, scenarios,
         summary = summarise(ens, questions, headline, cost_kpi)
         bands = percentile_bands(ens, [headline.variable], percentiles=(5.0, 50.0, 95.0))
 
-    written = [write_dataset(ds, outdir / "results.nc"),
-               write_dataset(comparison.differences, outdir / "differences.nc")]
-    written.append(atomic_write(outdir / "kpis.csv", lambda tmp: table.to_csv(tmp, index=False)))
-    written.append(atomic_write_text(outdir / "kpis.md", cmp.to_markdown(table)))
-    if summary is not None:
-        written.append(write_dataset(ens, outdir / "uncertainty.nc"))
-        utab = uncertainty_table(summary, questions)
-        written.append(atomic_write(outdir / "uncertainty.csv", lambda tmp: utab.to_csv(tmp, index=False)))
+    final_dir = outdir
+    with atomic_output_dir(final_dir, command="sdcluster compare") as outdir:
+        (outdir / "figures").mkdir()
+        written = [write_dataset(ds, outdir / "results.nc"),
+                   write_dataset(comparison.differences, outdir / "differences.nc")]
+        written.append(atomic_write(outdir / "kpis.csv", lambda tmp: table.to_csv(tmp, index=False)))
+        written.append(atomic_write_text(outdir / "kpis.md", cmp.to_markdown(table)))
+        if summary is not None:
+            written.append(write_dataset(ens, outdir / "uncertainty.nc"))
+            utab = uncertainty_table(summary, questions)
+            written.append(atomic_write(outdir / "uncertainty.csv", lambda tmp: utab.to_csv(tmp, index=False)))
 
-    sections = make_brief(ds, table, questions, headline, cost_kpi, stage_map=stage_map, stage_variable=stage_var,
-                          uncertainty=summary, bands=bands, appendix_variables=series, runs=runs)
-    extra_figs = {"stage_timeline": plot.stage_timeline(stage_map, cmp.time_units(ds))} if stage_map else {}
-    try:
-        for k, sec in enumerate(sections, 1):
-            for attr, stem in (("figure", f"question_{k}"), ("appendix_figure", f"appendix_{k}")):
-                fig = getattr(sec, attr)
-                if fig is None:
-                    continue
-                # appendix figures (12 panels each) in PNG only: they are for the screen, and SVG is slow
-                fmts = formats if attr == "figure" else ["png"]
-                paths = plot.save_figure(fig, outdir / "figures", stem, fmts)
+        sections = make_brief(ds, table, questions, headline, cost_kpi, stage_map=stage_map, stage_variable=stage_var,
+                              uncertainty=summary, bands=bands, appendix_variables=series, runs=runs)
+        extra_figs = {"stage_timeline": plot.stage_timeline(stage_map, cmp.time_units(ds))} if stage_map else {}
+        try:
+            for k, sec in enumerate(sections, 1):
+                for attr, stem in (("figure", f"question_{k}"), ("appendix_figure", f"appendix_{k}")):
+                    fig = getattr(sec, attr)
+                    if fig is None:
+                        continue
+                    # appendix figures (12 panels each) in PNG only: they are for the screen, and SVG is slow
+                    fmts = formats if attr == "figure" else ["png"]
+                    paths = plot.save_figure(fig, outdir / "figures", stem, fmts)
+                    written += paths
+                    plt.close(fig)
+                    setattr(sec, attr, next((p for p in paths if p.suffix == ".png"), None) or plot.figure_bytes(fig))
+            embedded = {}
+            for stem, fig in extra_figs.items():
+                paths = plot.save_figure(fig, outdir / "figures", stem, formats)
                 written += paths
+                embedded[stem] = next((p for p in paths if p.suffix == ".png"), fig)
+            what = (f"{len(questions)} questions, {ds.sizes['scenario']} scenarios; headline KPI {headline.label}"
+                    + (f"; {runs} runs of {len(uncertain.names)} uncertain parameters ({args.uncertain})"
+                       if uncertain is not None else "; point values (no --uncertain)") + ".")
+            html = report.build_report(ds, table, baseline=args.baseline, figures=embedded, stage_map=stage_map,
+                                       stage_variable=stage_var, title=args.title or "Cluster policy brief",
+                                       brief=sections, summary=what)
+        finally:
+            for fig in extra_figs.values():
                 plt.close(fig)
-                setattr(sec, attr, next((p for p in paths if p.suffix == ".png"), None) or plot.figure_bytes(fig))
-        embedded = {}
-        for stem, fig in extra_figs.items():
-            paths = plot.save_figure(fig, outdir / "figures", stem, formats)
-            written += paths
-            embedded[stem] = next((p for p in paths if p.suffix == ".png"), fig)
-        what = (f"{len(questions)} questions, {ds.sizes['scenario']} scenarios; headline KPI {headline.label}"
-                + (f"; {runs} runs of {len(uncertain.names)} uncertain parameters ({args.uncertain})"
-                   if uncertain is not None else "; point values (no --uncertain)") + ".")
-        html = report.build_report(ds, table, baseline=args.baseline, figures=embedded, stage_map=stage_map,
-                                   stage_variable=stage_var, title=args.title or "Cluster policy brief",
-                                   brief=sections, summary=what)
-    finally:
-        for fig in extra_figs.values():
-            plt.close(fig)
-    written.append(report.write_report(outdir / "report.html", html))
-
+        written.append(report.write_report(outdir / "report.html", html))
     print(brief_text(sections))
-    print(f"Wrote {len(written)} files to {outdir}/ (open {outdir / 'report.html'}; full KPI table in "
-          f"{outdir / 'kpis.csv'})")
+    print(f"Wrote {len(written)} files to {final_dir}/ (open {final_dir / 'report.html'}; full KPI table in "
+          f"{final_dir / 'kpis.csv'})")
     for p in written:
         log.debug("wrote %s", p)
     return 0

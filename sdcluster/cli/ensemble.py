@@ -8,6 +8,11 @@ Writes into the output folder::
     beats_<k>.csv            P(row scenario beats column scenario) for KPI number k
     figures/bands_<var>.png  confidence-band trajectories
     figures/kpi_<k>.png      KPI distributions
+    manifest.json            every file above with its size and SHA-256, written last
+
+The folder is replaced whole (see :func:`sdcluster.io.atomic_output_dir`). Before
+anything runs, the size of the result is estimated and an ensemble above
+``--max-memory`` is refused (see :class:`sdcluster.ensemble.EnsembleSize`).
 """
 from __future__ import annotations
 
@@ -38,6 +43,9 @@ def add_common(p: argparse.ArgumentParser) -> None:
                    help="accept sampled values outside a parameter's declared range")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
     p.add_argument("--formats", default="png", help="figure formats, comma-separated (default: png)")
+    p.add_argument("--max-memory", type=size_arg, default=None, metavar="SIZE",
+                   help="refuse to start when the results would need more memory than this, e.g. 500M, 8G "
+                        "(default 2G; 0 for no limit)")
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
@@ -53,7 +61,8 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--kpi", dest="kpis", action="append", nargs="+", metavar="KPI",
                    help="KPI, repeatable (syntax of 'sdcluster compare'); default: each output @end")
     p.add_argument("--baseline", metavar="NAME", help="baseline scenario (needed for '/cost' KPIs)")
-    p.add_argument("--outputs", help="comma-separated variables to keep (default: the scenarios' outputs)")
+    p.add_argument("--outputs", help="comma-separated variables to keep (default: the KPIs' variables with --kpi, "
+                                      "else the scenarios' outputs)")
     p.add_argument("-o", "--output-dir", type=Path, default=Path("ensemble-results"), metavar="DIR",
                    help="folder for all outputs (created if missing; default: ensemble-results/)")
     p.set_defaults(func=run)
@@ -71,9 +80,25 @@ def workers_arg(text: str) -> int | str:
     return value
 
 
+_UNITS = {"": 1, "B": 1, "K": 1024, "KB": 1024, "M": 1024**2, "MB": 1024**2, "G": 1024**3, "GB": 1024**3,
+          "T": 1024**4, "TB": 1024**4}
+
+
+def size_arg(text: str) -> float:
+    """``"500M"``, ``"8G"``, ``"1.5GB"``, ``"1000000"`` -> bytes; ``"0"`` -> no limit (infinity)."""
+    m = re.fullmatch(r"\s*([0-9]*\.?[0-9]+)\s*([A-Za-z]*)\s*", text)
+    unit = m.group(2).upper() if m else ""
+    if not m or unit not in _UNITS:
+        raise argparse.ArgumentTypeError(f"{text!r}: give a size such as 500M, 8G or 1.5GB (0: no limit)")
+    value = float(m.group(1)) * _UNITS[unit]
+    return value if value > 0 else float("inf")
+
+
 def ensemble_kwargs(args: argparse.Namespace) -> dict:
     kw = {"workers": workers_arg(args.workers), "allow_out_of_range": args.allow_out_of_range,
           "progress": not args.no_progress, "timeout": args.timeout, "model": args.model}
+    if args.max_memory is not None:
+        kw["max_memory"] = args.max_memory
     if args.chunk_size is not None:
         kw["chunk_size"] = args.chunk_size
     if args.scheduler:
@@ -90,16 +115,6 @@ def target_arg(items: list[str]):
     return items
 
 
-def prepare_output_dir(path: Path) -> Path:
-    from ..errors import OutputError
-
-    try:
-        (path / "figures").mkdir(parents=True, exist_ok=True)
-    except OSError as exc:
-        raise OutputError(f"{path}: cannot create the output folder ({exc.strerror})") from None
-    return path
-
-
 def slug(text: str) -> str:
     return re.sub(r"[^A-Za-z0-9]+", "_", text).strip("_")[:60] or "kpi"
 
@@ -109,10 +124,7 @@ def run(args: argparse.Namespace) -> int:
 
     from ..compare import COST_VARIABLE, parse_kpis
     from ..ensemble import run_ensemble
-    from ..io import atomic_write_text, write_dataset
-    from ..plot import save_figure
-    from ..plot_ensemble import plot_bands, plot_kpi_distributions
-    from ..robustness import beat_probability, kpi_samples, percentile_bands, robustness_table
+    from ..io import atomic_output_dir, check_output_dir
     from ..sampling import load_uncertain
 
     uncertain = load_uncertain(args.uncertain)
@@ -123,28 +135,40 @@ def run(args: argparse.Namespace) -> int:
     outputs = [s.strip() for s in args.outputs.split(",") if s.strip()] if args.outputs else None
     kpis = parse_kpis([k for group in args.kpis for k in group]) if args.kpis else None
     target = target_arg(args.target)
-    if kpis and outputs is None and isinstance(target, list):
-        from ..scenario import as_scenarios
-
-        union: list[str] = []
-        for s in as_scenarios(target):
-            union += [o for o in (s.outputs or []) if o not in union]
-        outputs = union or None
-    if kpis and outputs:  # keep what the KPIs need
+    if kpis:  # keep what the KPIs need (only that, unless --outputs asks for more)
         needed = [k.variable for k in kpis] + [k.cost_variable or COST_VARIABLE for k in kpis if k.per_cost]
-        outputs += [v for v in needed if v not in outputs]
-    out = prepare_output_dir(args.output_dir)
+        outputs = list(dict.fromkeys([*(outputs or []), *needed]))
+    final_dir = check_output_dir(args.output_dir)
     formats = [f.strip() for f in args.formats.split(",") if f.strip()]
     ds = run_ensemble(target, samples, outputs=outputs, **ensemble_kwargs(args))
+    with atomic_output_dir(final_dir, command="sdcluster ensemble") as out:
+        n_failed, tables = _write(out, ds, kpis, formats, args.baseline)
+    print(f"{samples.n} runs x {ds.sizes.get('scenario', 1)} scenario(s); {n_failed} failed run(s); "
+          f"results in {args.output_dir}/")
+    print(tables)
+    return 0
+
+
+def _write(out: Path, ds, kpis, formats: list[str], baseline: str | None) -> tuple[int, str]:
+    """Write every output of ``sdcluster ensemble`` into the folder *out*; return failed runs and the tables."""
+    import xarray as xr
+
+    from ..compare import parse_kpis
+    from ..io import atomic_write_text, write_dataset
+    from ..plot import save_figure
+    from ..plot_ensemble import plot_bands, plot_kpi_distributions
+    from ..robustness import beat_probability, kpi_samples, percentile_bands, robustness_table
+
+    (out / "figures").mkdir()
     write_dataset(ds, out / "ensemble.nc")
     if kpis is None:
         kpis = parse_kpis([f"{v}@end" for v in ds.data_vars if "time" in ds[v].dims])
     if "scenario" not in ds.dims:
         ds = ds.expand_dims(scenario=[ds.attrs.get("model_file", "model")])
-    if args.baseline is not None and args.baseline not in [str(s) for s in ds["scenario"].values]:
-        raise ParameterError(f"--baseline {args.baseline!r} is not among the scenarios "
+    if baseline is not None and baseline not in [str(s) for s in ds["scenario"].values]:
+        raise ParameterError(f"--baseline {baseline!r} is not among the scenarios "
                              f"{[str(s) for s in ds['scenario'].values]}")
-    values = kpi_samples(ds, kpis, baseline=args.baseline)
+    values = kpi_samples(ds, kpis, baseline=baseline)
     write_dataset(values, out / "kpis.nc")
     table = robustness_table(values, kpis)
     atomic_write_text(out / "robustness.csv", table.to_csv(index=False))
@@ -158,15 +182,12 @@ def run(args: argparse.Namespace) -> int:
         b = beat_probability(values, k)
         atomic_write_text(out / f"beats_{i}.csv", b.to_csv())
         beats.append(f"\nP(row beats column) on {k.label}:\n" + b.round(3).to_string())
-        save_figure(plot_kpi_distributions(values, k.label, baseline=args.baseline), out / "figures",
+        save_figure(plot_kpi_distributions(values, k.label, baseline=baseline), out / "figures",
                     f"kpi_{i}_{slug(k.label)}", formats=formats)
     atomic_write_text(out / "robustness.md", "\n".join(md) + "\n" + "\n".join(beats) + "\n")
     bands = percentile_bands(ds, [v for v in ds.data_vars if "time" in ds[v].dims])
     for v in bands.data_vars:
-        save_figure(plot_bands(ds, v, bands=bands, baseline=args.baseline), out / "figures", f"bands_{v}",
+        save_figure(plot_bands(ds, v, bands=bands, baseline=baseline), out / "figures", f"bands_{v}",
                     formats=formats)
     n_failed = int(xr.DataArray(ds["failed"]).any("scenario").sum()) if "failed" in ds else 0
-    print(f"{samples.n} runs x {ds.sizes['scenario']} scenario(s); {n_failed} failed run(s); results in {out}/")
-    print(text)
-    print("\n".join(beats))
-    return 0
+    return n_failed, text + "\n" + "\n".join(beats)

@@ -1,7 +1,8 @@
 """``sdcluster sensitivity``: Sobol or Morris indices of KPIs with respect to uncertain parameters.
 
-Writes into the output folder ``sensitivity.csv``, ``sensitivity.md`` and
-``figures/tornado_<k>.png`` (one per KPI).
+Writes into the output folder ``sensitivity.csv``, ``sensitivity.md``,
+``figures/tornado_<k>.png`` (one per KPI) and, last, ``manifest.json``; the
+folder is replaced whole (see :func:`sdcluster.io.atomic_output_dir`).
 """
 from __future__ import annotations
 
@@ -10,7 +11,7 @@ import logging
 from pathlib import Path
 
 from ..errors import ParameterError
-from .ensemble import add_common, ensemble_kwargs, prepare_output_dir, slug, target_arg
+from .ensemble import add_common, ensemble_kwargs, slug, target_arg
 from .table import format_table
 
 log = logging.getLogger(__name__)
@@ -37,7 +38,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from ..io import atomic_write_text
+    from ..io import atomic_output_dir, atomic_write_text, check_output_dir
     from ..plot import save_figure
     from ..plot_ensemble import plot_tornado
     from ..sampling import load_uncertain
@@ -47,18 +48,20 @@ def run(args: argparse.Namespace) -> int:
     if args.runs <= 0:
         raise ParameterError(f"--runs {args.runs}: the number of runs must be positive")
     kpis = [k for group in args.kpis for k in group]
-    out = prepare_output_dir(args.output_dir)
+    final_dir = check_output_dir(args.output_dir)
     formats = [f.strip() for f in args.formats.split(",") if f.strip()]
     table = sensitivity(target_arg(args.target), uncertain, kpis, method=args.method, n=args.runs,
                         seed=args.seed, levels=args.levels, scenario=args.scenario, **ensemble_kwargs(args))
-    atomic_write_text(out / "sensitivity.csv", table.to_csv(index=False))
     headers = list(table.columns)
     rows = table.values.tolist()
     md = ["| " + " | ".join(headers) + " |", "|" + "---|" * len(headers)]
     md += ["| " + " | ".join(f"{v:.4g}" if isinstance(v, float) else str(v) for v in r) + " |" for r in rows]
-    atomic_write_text(out / "sensitivity.md", "\n".join(md) + "\n")
-    for i, label in enumerate(dict.fromkeys(table["kpi"]), 1):
-        save_figure(plot_tornado(table, label), out / "figures", f"tornado_{i}_{slug(label)}", formats=formats)
-    print(f"{args.method}: {table.attrs['runs']} runs; results in {out}/")
+    with atomic_output_dir(final_dir, command="sdcluster sensitivity") as out:
+        atomic_write_text(out / "sensitivity.csv", table.to_csv(index=False))
+        atomic_write_text(out / "sensitivity.md", "\n".join(md) + "\n")
+        (out / "figures").mkdir()
+        for i, label in enumerate(dict.fromkeys(table["kpi"]), 1):
+            save_figure(plot_tornado(table, label), out / "figures", f"tornado_{i}_{slug(label)}", formats=formats)
+    print(f"{args.method}: {table.attrs['runs']} runs; results in {args.output_dir}/")
     print(format_table(headers, rows))
     return 0

@@ -139,7 +139,7 @@ def test_fit_statistics_theil_known_values():
     assert s2["UM"] == pytest.approx(0.0, abs=1e-12) and s2["US"] == pytest.approx(1.0)
 
 
-def test_to_scenario_plot_and_cli(logistic, obs_csv, tmp_path):
+def test_to_scenario_plot_and_cli(logistic, obs_csv, tmp_path, monkeypatch):
     res = calibrate(logistic, obs_csv, BOUNDS, time_offset=1980, n_starts=1, progress=False)
     out = res.to_scenario(tmp_path / "fitted.yaml")
     text = out.read_text()
@@ -156,9 +156,45 @@ def test_to_scenario_plot_and_cli(logistic, obs_csv, tmp_path):
     fig = res.plot(tmp_path / "fit.png")
     assert (tmp_path / "fit.png").stat().st_size > 1000
     assert all(ax.get_xlabel() and ax.get_ylabel() for ax in fig.axes if ax.get_visible())
-    code = main(["calibrate", str(logistic.path), "--data", str(obs_csv), "--time-offset", "1980",
-                 "--param", "growth rate=0.05:1.5", "--param", "carrying capacity=50:1000",
-                 "--set", "initial firms=4", "--starts", "1", "--no-progress", "-o", str(tmp_path / "cli.yaml")])
-    assert code == 0 and (tmp_path / "cli.yaml").exists()
+    args = ["calibrate", str(logistic.path), "--data", str(obs_csv), "--time-offset", "1980",
+            "--param", "growth rate=0.05:1.5", "--param", "carrying capacity=50:1000", "--set", "initial firms=4",
+            "--starts", "1", "--no-progress", "-o", str(tmp_path / "cli.yaml"), "--plot", str(tmp_path / "cli.png")]
+    assert main(args) == 0 and (tmp_path / "cli.yaml").exists() and (tmp_path / "cli.png").exists()
+    before = {p.name: p.read_bytes() for p in tmp_path.iterdir()}
+    from sdcluster.calibrate.result import CalibrationResult
+
+    def broken(*a, **k):
+        raise OSError(28, "No space left on device")
+    monkeypatch.setattr(CalibrationResult, "scenario_text", broken)
+    with pytest.raises(OSError):
+        main(args)  # the figure was rendered first, but is not moved into place without its scenario file
+    assert {p.name: p.read_bytes() for p in tmp_path.iterdir()} == before
+    monkeypatch.undo()
     assert main(["calibrate", str(logistic.path), "--data", str(obs_csv), "--param", "growth rat=0.05:1.5"]) == 1
     assert main(["calibrate", str(logistic.path), "--data", str(obs_csv), "--param", "growth rate=2:1"]) == 1
+
+
+def test_fewer_observations_than_parameters_is_refused_before_fitting(logistic, tmp_path, monkeypatch, capsys):
+    from sdcluster.calibrate import evaluate
+
+    def no_runs(*a, **k):  # the refusal comes before any model run
+        raise AssertionError("the model was run")
+    monkeypatch.setattr(evaluate.Evaluator, "simulate", no_runs)
+    one = tmp_path / "one.csv"
+    one.write_text("year,firms\n1985,12\n", encoding="utf-8")
+    with pytest.raises(CalibrationError, match=r"one.csv: 1 observation\(s\) for 1 parameter\(s\) \(growth rate\).*"
+                                                 r"at least 2"):
+        calibrate(logistic, one, {"growth rate": (0.05, 1.5)}, time_offset=1980, progress=False)
+    two = tmp_path / "two.csv"
+    two.write_text("year,firms\n1985,12\n1990,20\n", encoding="utf-8")
+    with pytest.raises(CalibrationError, match=r"2 observation\(s\) for 1 parameter\(s\) \+ 1 noise level.*"
+                                                 r"at least 3"):
+        calibrate(logistic, two, {"growth rate": (0.05, 1.5)}, time_offset=1980, payoff="gaussian", progress=False)
+    with pytest.raises(CalibrationError, match=r"2 observation\(s\) for 2 parameter\(s\)"):
+        calibrate(logistic, two, {"growth rate": (0.05, 1.5), "carrying capacity": (50, 1000)}, time_offset=1980,
+                  progress=False)
+    fitted = tmp_path / "fitted.yaml"
+    code = main(["calibrate", str(logistic.path), "--data", str(one), "--time-offset", "1980",
+                 "--param", "growth rate=0.05:1.5", "--no-progress", "-o", str(fitted)])
+    assert code == 1 and "1 observation(s) for 1 parameter(s)" in capsys.readouterr().err
+    assert not fitted.exists()

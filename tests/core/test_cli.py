@@ -1,10 +1,12 @@
 """The ``sdcluster`` command: run, info, --version, and bad input."""
 from __future__ import annotations
 
+import json
 import shutil
 import subprocess
 import sys
 
+import pandas as pd
 import pytest
 import xarray as xr
 
@@ -40,9 +42,12 @@ def test_run_writes_csv(fixtures, tmp_path):
     out = tmp_path / "result.csv"
     assert main(["run", str(fixtures / "small_cluster.mdl"), "--outputs", "Firms", "-o", str(out)]) == 0
     lines = out.read_text().splitlines()
-    assert any(line.startswith("# model_sha256:") for line in lines)
-    header = [line for line in lines if not line.startswith("#")][0]
-    assert header == "time,firms"
+    assert lines[0] == "time,firms"  # a plain table: spreadsheets read it as-is
+    assert not any(line.startswith("#") for line in lines)
+    meta = json.loads((tmp_path / "result.csv.json").read_text())  # units and provenance in a sidecar
+    assert meta["variables"]["firms"]["units"] == "firm"
+    assert len(meta["attrs"]["model_sha256"]) == 64
+    assert pd.read_csv(out).columns.tolist() == ["time", "firms"]
 
 
 def test_info_lists_parameters_and_stocks(fixtures, capsys):

@@ -98,10 +98,70 @@ def test_ensemble_command_on_a_model(fixtures, tmp_path, capsys):
     assert table["scenario"].tolist() == ["functions.mdl"] and table["share_first"].tolist() == [1.0]
 
 
-def test_ensemble_command_keeps_the_variables_kpis_need(fixtures, tmp_path):
-    # smoothed a is not among the scenarios' outputs
-    code = main(["ensemble", str(fixtures / "baseline.yaml"), "--uncertain", str(fixtures / "uncertain.yaml"),
-                 "--runs", "12", "--kpi", "smoothed_a@40", "--no-progress", "-o", str(tmp_path / "k")])
-    assert code == 0
+def test_ensemble_command_keeps_only_the_variables_kpis_need(fixtures, tmp_path):
+    # smoothed a is not among the scenarios' outputs; by default only the KPIs' variables are kept
+    args = ["ensemble", str(fixtures / "baseline.yaml"), "--uncertain", str(fixtures / "uncertain.yaml"),
+            "--runs", "12", "--kpi", "smoothed_a@40", "--no-progress"]
+    assert main([*args, "-o", str(tmp_path / "k")]) == 0
     with xr.open_dataset(tmp_path / "k" / "ensemble.nc") as ds:
-        assert {"stock_a", "inflow_a", "shape", "smoothed_a"} <= set(ds.data_vars)
+        assert set(ds.data_vars) == {"smoothed_a", "failed"}
+    assert main([*args, "--outputs", "stock_a", "-o", str(tmp_path / "k2")]) == 0  # --outputs adds to them
+    with xr.open_dataset(tmp_path / "k2" / "ensemble.nc") as ds:
+        assert set(ds.data_vars) == {"stock_a", "smoothed_a", "failed"}
+
+
+def _files(folder):
+    return {p.relative_to(folder).as_posix(): p.read_bytes() for p in folder.rglob("*") if p.is_file()}
+
+
+def test_failed_ensemble_and_sensitivity_keep_the_previous_folder(fixtures, tmp_path, monkeypatch, capsys):
+    from sdcluster import plot
+
+    base = ["--uncertain", str(fixtures / "uncertain.yaml"), "--runs", "8", "--kpi", "stock_a@40", "--no-progress"]
+    ens = ["ensemble", str(fixtures / "baseline.yaml"), str(fixtures / "capped.yaml"), *base]
+    assert main([*ens, "-o", str(tmp_path / "e")]) == 0
+    before = _files(tmp_path / "e")
+    assert "manifest.json" in before and "figures/bands_stock_a.png" in before
+    # fails after ensemble.nc has been written: the folder is still the previous one
+    assert main([*ens, "--baseline", "nosuch", "-o", str(tmp_path / "e")]) == 1
+    assert "'nosuch' is not among the scenarios" in capsys.readouterr().err
+    assert _files(tmp_path / "e") == before
+    sens = ["sensitivity", str(fixtures / "baseline.yaml"), *base, "--method", "morris", "-o", str(tmp_path / "s")]
+    assert main(sens) == 0
+    before = _files(tmp_path / "s")
+
+    def broken(*a, **k):
+        raise OSError(28, "No space left on device")
+    monkeypatch.setattr(plot, "save_figure", broken)
+    with pytest.raises(OSError):
+        main(sens)
+    assert _files(tmp_path / "s") == before
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["e", "s"]  # no temporary or empty folder left
+
+
+def test_size_guard_refuses_before_running_and_names_the_options(fixtures, tmp_path, capsys):
+    args = ["ensemble", str(fixtures / "baseline.yaml"), str(fixtures / "capped.yaml"),
+            "--uncertain", str(fixtures / "uncertain.yaml"), "--runs", "20000", "--no-progress",
+            "--max-memory", "100M", "-o", str(tmp_path / "big")]
+    assert main(args) == 1
+    err = capsys.readouterr().err
+    # 2 scenarios x 20000 runs x 161 saved times (0..40 by 0.25) x 3 outputs (stock a, inflow a, shape) x 8 bytes
+    assert "20000 runs x 2 scenario(s) x 161 saved times x 3 output variable(s)" in err, err
+    assert f"a file of about {(2 * 20000 * (161 * 3 * 8 + 1)) / 1024**2:.1f} MB" in err, err
+    assert "the limit is 100.0 MB" in err
+    assert "--outputs" in err and "--max-memory" in err
+    assert not (tmp_path / "big").exists()
+
+
+def test_size_estimate_matches_the_written_file(fixtures, tmp_path):
+    from sdcluster.ensemble import EnsembleSize
+
+    samples = load_uncertain(fixtures / "uncertain.yaml").sample(500)
+    ds = run_ensemble([fixtures / "baseline.yaml", fixtures / "capped.yaml"], samples, outputs=["stock a"])
+    size = EnsembleSize(runs=500, scenarios=2, times=ds.sizes["time"], outputs=1, chunk_size=5000, workers=1)
+    data = sum(v.nbytes for v in ds.data_vars.values())
+    assert abs(size.file_bytes - data) / data < 0.05
+    ds.to_netcdf(tmp_path / "e.nc")
+    assert 0.8 < size.file_bytes / (tmp_path / "e.nc").stat().st_size < 1.2
+    with pytest.raises(Exception, match="ensemble too large.*max_memory="):
+        run_ensemble(fixtures / "baseline.yaml", samples, max_memory=1000)

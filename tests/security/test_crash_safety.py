@@ -3,10 +3,16 @@
 Each test starts a subprocess whose writer is made slow on purpose: it writes
 part of the file, prints ``WRITING`` and sleeps. The test then kills the
 process with SIGKILL (no clean-up handlers run) and inspects the target.
+Output folders (``compare``, ``ensemble``, ``sensitivity``) are also killed at
+random moments and after failures: the folder is always the previous one or a
+complete new one, never a mixture, a half-filled or an empty one.
 """
 from __future__ import annotations
 
+import hashlib
+import json
 import os
+import random
 import signal
 import subprocess
 import sys
@@ -55,8 +61,10 @@ def slow_nc(self, path=None, *a, **k):
     stall(path)
 def slow_csv(self, path_or_buf=None, *a, **k):
     out = original_csv(self, path_or_buf, *a, **k)
-    path_or_buf.flush()
-    stall(path_or_buf.name)
+    if hasattr(path_or_buf, "flush"):
+        path_or_buf.flush()
+        path_or_buf = path_or_buf.name
+    stall(path_or_buf)
     return out
 xr.Dataset.to_netcdf, pd.DataFrame.to_csv = slow_nc, slow_csv
 from sdcluster.cli import main
@@ -152,6 +160,7 @@ def test_run_csv_killed_mid_write_keeps_previous_result(tmp_path: Path) -> None:
     target.write_text("previous complete table\n", encoding="utf-8")
     _kill_while_writing([_CLI, "run", str(MODEL), "-o", str(target)], tmp_path)
     assert target.read_text(encoding="utf-8") == "previous complete table\n"
+    assert not (tmp_path / "out.csv.json").exists()  # no new metadata beside the old table
 
 
 @pytest.mark.slow
@@ -167,26 +176,93 @@ def test_calibrate_killed_mid_write_keeps_previous_scenario(tmp_path: Path) -> N
     assert all(p.name.endswith(".part") for p in _leftovers(tmp_path, target))
 
 
-@pytest.mark.slow
-def test_compare_killed_mid_write_keeps_previous_outputs(tmp_path: Path) -> None:
+def _snapshot(folder: Path) -> dict[str, bytes]:
+    return {p.relative_to(folder).as_posix(): p.read_bytes() for p in folder.rglob("*") if p.is_file()}
+
+
+def _assert_whole(folder: Path) -> None:
+    """*folder* is one complete output: exactly the files its manifest lists, with their hashes; no empty folder."""
+    manifest = json.loads((folder / "manifest.json").read_text(encoding="utf-8"))
+    files = _snapshot(folder)
+    assert set(files) == set(manifest["files"]) | {"manifest.json"}
+    for name, entry in manifest["files"].items():
+        assert hashlib.sha256(files[name]).hexdigest() == entry["sha256"], name
+    assert all(any(d.iterdir()) for d in folder.rglob("*") if d.is_dir()), "an empty folder was left"
+
+
+def _compare_setup(tmp_path: Path) -> tuple[list[str], Path]:
     model_file = LEGAL / "macro_only.mdl"
     (tmp_path / "base.yaml").write_text(f"model: {model_file}\nname: base\n", encoding="utf-8")
-    fast = tmp_path / "fast.yaml"
-    fast.write_text("extends: base.yaml\nname: fast\nparameters: {growth rate: 0.2}\n", encoding="utf-8")
+    (tmp_path / "fast.yaml").write_text("extends: base.yaml\nname: fast\nparameters: {growth rate: 0.2}\n",
+                                        encoding="utf-8")
     out = tmp_path / "out"
-    args = ["compare", "base.yaml", "fast.yaml", "--baseline", "base", "--formats", "png", "-o", str(out)]
-    done = subprocess.run([sys.executable, "-m", "sdcluster", *args], cwd=tmp_path,
-                          capture_output=True, text=True, timeout=300)
+    return ["compare", "base.yaml", "fast.yaml", "--baseline", "base", "--formats", "png", "-o", str(out)], out
+
+
+def _cli(args: list[str], cwd: Path) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "sdcluster", *args], cwd=cwd, capture_output=True, text=True,
+                          timeout=300)
+
+
+def _set_rate(tmp_path: Path, rate: float) -> None:
+    """Change the 'fast' scenario so that the next compare writes different numbers."""
+    (tmp_path / "fast.yaml").write_text(f"extends: base.yaml\nname: fast\nparameters: {{growth rate: {rate}}}\n",
+                                        encoding="utf-8")
+
+
+@pytest.mark.slow
+def test_compare_killed_mid_write_or_at_random_moments_leaves_a_whole_folder(tmp_path: Path) -> None:
+    args, out = _compare_setup(tmp_path)
+    start = time.monotonic()
+    done = _cli(args, tmp_path)
+    duration = time.monotonic() - start
     assert done.returncode == 0, done.stderr[-2000:]
-    before = {p: p.read_bytes() for p in out.rglob("*") if p.is_file()}
-    fast.write_text("extends: base.yaml\nname: fast\nparameters: {growth rate: 0.3}\n", encoding="utf-8")
-    _kill_while_writing([_CLI_TEXT, *args], tmp_path)
-    parts = [p for p in out.rglob("*.part")]
-    assert parts, "the kill did not happen during a write"
-    for part in parts:
-        target = part.with_name(part.name[1:].rsplit(".", 2)[0])  # .NAME.<random>.part -> NAME
-        assert target in before
-        assert target.read_bytes() == before[target], f"{target.name} changed although its write was killed"
-    for path in out.rglob("*.nc"):  # whatever was replaced before the kill is complete
-        with xr.open_dataset(path) as ds:
-            assert ds.sizes["time"] > 0
+    before = _snapshot(out)
+    _set_rate(tmp_path, 0.3)
+    _kill_while_writing([_CLI_TEXT, *args], tmp_path)  # killed while writing kpis.md into the new folder
+    assert _snapshot(out) == before
+    assert any(p.name.startswith(".out.part-") for p in tmp_path.iterdir()), "not killed while writing"
+    rng = random.Random(12)
+    for i in range(3):  # SIGKILL at random moments: the folder is always the previous one or a whole new one
+        _set_rate(tmp_path, 0.21 + 0.01 * i)
+        proc = subprocess.Popen([sys.executable, "-m", "sdcluster", *args], cwd=tmp_path,
+                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        delay = rng.uniform(0.4, 1.1) * duration
+        try:
+            proc.wait(timeout=delay)
+        except subprocess.TimeoutExpired:
+            os.kill(proc.pid, signal.SIGKILL)
+            proc.wait()
+        assert proc.returncode in (0, -signal.SIGKILL)
+        now = _snapshot(out)
+        _assert_whole(out)  # exactly the files its manifest lists, each with its hash: no mixture
+        if proc.returncode == 0:
+            assert now != before
+        before = now
+    _set_rate(tmp_path, 0.4)
+    done = _cli(args, tmp_path)  # the next run replaces the folder and removes what killed runs left
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert _snapshot(out) != before
+    _assert_whole(out)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["base.yaml", "fast.yaml", "out"]
+
+
+def test_failed_compare_keeps_previous_folder_and_creates_none(tmp_path: Path, monkeypatch, capsys) -> None:
+    from sdcluster import plot
+    from sdcluster.cli import main
+
+    monkeypatch.chdir(tmp_path)
+    args, out = _compare_setup(tmp_path)
+    assert main(args) == 0
+    before = _snapshot(out)
+    assert main([*args, "--kpi", "frims@end"]) == 1  # a bad KPI
+    assert "frims" in capsys.readouterr().err
+    assert main([*args[:-1], str(tmp_path / "new" / "deeper"), "--kpi", "frims@end"]) == 1
+
+    def broken(*a, **k):  # fails after results.nc, the tables and no figure have been written
+        raise OSError(28, "No space left on device")
+    monkeypatch.setattr(plot, "save_figure", broken)
+    with pytest.raises(OSError):
+        main(args)
+    assert _snapshot(out) == before
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["base.yaml", "fast.yaml", "out"]  # no new or empty folder
