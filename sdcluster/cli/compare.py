@@ -64,7 +64,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--loops", action=argparse.BooleanOptionalAction, default=False,
                    help="explain each policy's effect by the feedback loops that lead, against its reference "
                         "(loop dominance of the point-value runs; about a second per run plus the loop structure "
-                        "once, so off by default; needs the model's <model>.loops.yaml to name loop groups)")
+                        "once, so off by default; loop groups are named by the model's <model>.loops.yaml)")
     p.add_argument("--cost-variable", default=None, metavar="NAME",
                    help="cumulative public cost variable for '/cost' KPIs (default: cumulative_public_cost)")
     p.add_argument("--stage-variable", metavar="NAME",
