@@ -46,7 +46,8 @@ max-width:76rem;padding:1rem 1.5rem 3rem;color:#111;line-height:1.45}
 h1{font-size:1.6rem;margin-bottom:.2rem}h2{border-bottom:2px solid #333;padding-bottom:.2rem;margin-top:2rem}
 section.question h2{font-size:1.25rem;margin-top:1.6rem}p.finding{font-size:1.05rem;margin:.4rem 0}
 ul.finding-lines{margin:.2rem 0 .4rem;padding-left:1.2rem;font-size:.9rem;color:#222}
-ul.finding-lines li{margin:.05rem 0}p.note{font-size:.85rem;color:#444;margin:.2rem 0}
+ul.finding-lines li{margin:.05rem 0}
+ul.loop-shifts{margin:.2rem 0 .4rem;padding-left:1.2rem;font-size:.9rem;color:#333;list-style:'↻ '}p.note{font-size:.85rem;color:#444;margin:.2rem 0}
 details#appendix{margin-top:2.5rem;border-top:2px solid #333}details#appendix>summary{font-size:1.3rem;
 font-weight:600;cursor:pointer;padding:.6rem 0}
 table{border-collapse:collapse;margin:.6rem 0;font-size:.9rem}
@@ -82,6 +83,8 @@ class BriefSection:
         A small print line under the finding (KPI, references, uncertainty).
     appendix_figure : Figure, bytes, path or None
         Every output of the question's runs over time (shown in the appendix).
+    loops : list of str
+        One sentence per policy: its effect as a shift in loop dominance against its reference.
     """
 
     question: str
@@ -91,6 +94,7 @@ class BriefSection:
     caption: str = ""
     note: str = ""
     appendix_figure: Any = None
+    loops: list[str] = dataclasses.field(default_factory=list)
 
 
 def esc(value: Any) -> str:
@@ -247,6 +251,8 @@ def _question_html(k: int, sec: BriefSection) -> str:
         parts.append(f'<p class="finding"><strong>Finding.</strong> {esc(sec.finding)}</p>')
     if sec.lines:
         parts.append('<ul class="finding-lines">' + "".join(f"<li>{esc(x)}</li>" for x in sec.lines) + "</ul>")
+    if sec.loops:
+        parts.append('<ul class="loop-shifts">' + "".join(f"<li>{esc(x)}</li>" for x in sec.loops) + "</ul>")
     if sec.note:
         parts.append(f'<p class="note">{esc(sec.note)}</p>')
     if sec.figure is not None:

@@ -24,8 +24,12 @@ def headline_kpi(outputs: Sequence[str], kpis: Sequence[KPI] | None = None) -> s
 def make_brief(ds: xr.Dataset, table: pd.DataFrame, questions: Sequence[Question], kpi: KPI,
                cost_kpi: KPI | None, *, stage_map: Mapping | None = None, stage_variable: str | None = None,
                uncertainty: Mapping[str, Mapping[str, float]] | None = None, bands: xr.Dataset | None = None,
-               appendix_variables: Sequence[str] | None = None, runs: int | None = None) -> list[BriefSection]:
-    """One :class:`~sdcluster.report.BriefSection` per question (figures are matplotlib Figures)."""
+               appendix_variables: Sequence[str] | None = None, runs: int | None = None,
+               loop_shifts: Mapping[str, str] | None = None) -> list[BriefSection]:
+    """One :class:`~sdcluster.report.BriefSection` per question (figures are matplotlib Figures).
+
+    *loop_shifts* (``{policy: sentence}``, :func:`sdcluster.brief.loops.loop_shifts`) explains each
+    policy's effect by the feedback loops that lead."""
     tu = time_units(ds)
     units = str(ds[kpi.variable].attrs.get("units", ""))
     money = str(ds[cost_kpi.variable].attrs.get("units", "")) if cost_kpi is not None else ""
@@ -61,7 +65,7 @@ def make_brief(ds: xr.Dataset, table: pd.DataFrame, questions: Sequence[Question
                                 "(a) Gain over the reference against extra public cost; the dotted line joins the "
                                 "efficient policies (nothing else gives more for less). (b) The KPI, best first; "
                                 "each bar starts at its reference. (c) The KPI's variable over time.",
-                                note, app))
+                                note, app, [loop_shifts[r.name] for r in results if r.name in (loop_shifts or {})]))
     return out
 
 
@@ -73,6 +77,7 @@ def brief_text(sections: Sequence[BriefSection]) -> str:
         if sec.finding:
             out.append(f"    {sec.finding}")
         out += [f"    - {line}" for line in sec.lines]
+        out += [f"    Loops: {line}" for line in sec.loops]
         out.append("")
     return "\n".join(out)
 

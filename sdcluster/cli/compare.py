@@ -10,6 +10,7 @@ Writes into the output folder::
     figures/question_<k>.*  per question: cost-outcome chart, sorted KPI bars, trajectories
     figures/appendix_<k>.png  per question: every output over time
     figures/stage_timeline.*
+    (with --loops, each question's finding also says how each policy shifts loop dominance)
     report.html             the brief: question, finding and figure first; the rest in an appendix
     manifest.json           every file above with its size and SHA-256, written last
 
@@ -62,6 +63,10 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
                         "stability")
     p.add_argument("--runs", type=int, help="runs of the uncertain parameters (default: the file's runs:, else 200)")
     p.add_argument("--seed", type=int, help="random seed of the samples (default: the file's seed)")
+    p.add_argument("--loops", action=argparse.BooleanOptionalAction, default=False,
+                   help="explain each policy's effect by the feedback loops that lead, against its reference "
+                        "(loop dominance of the point-value runs; about a second per run plus the loop structure "
+                        "once, so off by default; loop groups are named by the model's <model>.loops.yaml)")
     p.add_argument("--cost-variable", default=None, metavar="NAME",
                    help="cumulative public cost variable for '/cost' KPIs (default: cumulative_public_cost)")
     p.add_argument("--stage-variable", metavar="NAME",
@@ -196,6 +201,8 @@ def run(args: argparse.Namespace) -> int:
     if len(items) == 1 and items[0].lower().endswith(".nc"):
         if args.uncertain is not None:
             raise ParameterError("--uncertain runs the scenarios again: give the scenario files, not a results file")
+        if args.loops:
+            raise ParameterError("--loops runs the scenarios again: give the scenario files, not a results file")
         ds = read_results(Path(items[0]), outputs)
         names = [str(s) for s in ds["scenario"].values]
         questions = plan_questions(names, definitions_of(ds), args.baseline)
@@ -265,6 +272,12 @@ def _analyse(args, ds, questions, kpis, cost, formats, outdir, model, scenarios,
         summary = summarise(ens, questions, headline, cost_kpi)
         bands = percentile_bands(ens, [headline.variable], percentiles=(5.0, 50.0, 95.0))
 
+    shifts = None
+    if args.loops and model is not None:
+        from ..brief.loops import loop_shifts
+
+        shifts = loop_shifts(model, scenarios, questions, progress=not args.no_progress)
+
     final_dir = outdir
     with atomic_output_dir(final_dir, command="sdcluster compare") as outdir:
         (outdir / "figures").mkdir()
@@ -278,7 +291,8 @@ def _analyse(args, ds, questions, kpis, cost, formats, outdir, model, scenarios,
             written.append(atomic_write(outdir / "uncertainty.csv", lambda tmp: utab.to_csv(tmp, index=False)))
 
         sections = make_brief(ds, table, questions, headline, cost_kpi, stage_map=stage_map, stage_variable=stage_var,
-                              uncertainty=summary, bands=bands, appendix_variables=series, runs=runs)
+                              uncertainty=summary, bands=bands, appendix_variables=series, runs=runs,
+                              loop_shifts=shifts)
         extra_figs = {"stage_timeline": plot.stage_timeline(stage_map, cmp.time_units(ds))} if stage_map else {}
         try:
             for k, sec in enumerate(sections, 1):

@@ -33,9 +33,8 @@ def with_references(scenarios: list) -> list:
 
     out = list(scenarios)
     for s in scenarios:
-        source = getattr(s, "reference_source", None)
-        if source and getattr(s, "reference", None) not in {x.name for x in out}:
-            out += [r for r in load_scenarios(source) if r.name not in {x.name for x in out}]
+        if s.reference_source and s.reference not in {x.name for x in out}:
+            out += [r for r in load_scenarios(s.reference_source) if r.name not in {x.name for x in out}]
     return out
 
 

@@ -89,6 +89,35 @@ def _card(ident: str, title: str) -> html.Div:
     return html.Div(id=ident, className="card", children=[html.Div(title, className="card-title")])
 
 
+def _loop_card(explorer: Explorer) -> list[html.Div]:
+    """The "dominant loop now" card, when the model names its loops (computed on request: seconds)."""
+    if explorer.loops_file is None:
+        return []
+    return [html.Div(id="card-loop", className="card", children=[
+        html.Div("Dominant loop now", className="card-title"),
+        html.Div(id="loop-result", children=html.Div("not computed: loop dominance takes seconds per run",
+                                                      className="card-sub")),
+        html.Label([f"at {explorer.model.time_units.lower()} ",
+                    dcc.Input(id="loop-time", type="text", placeholder="end", debounce=True, className="field",
+                              name="loop-time"),
+                    html.Button("Compute", id="loop-compute", n_clicks=0)], className="card-sub"),
+        html.Div(id="loop-message", className="message", role="alert"),
+    ])]
+
+
+def loop_result(explorer: Explorer, view: View, at: str | None) -> list[Any]:
+    """Children of the "dominant loop now" card for *view* at time *at* (text; empty: the end)."""
+    try:
+        when = float(at) if at not in (None, "") else None
+    except ValueError:
+        raise SdclusterError(f"dominant loop: time {at!r} is not a number") from None
+    d = explorer.dominant_loop(view, when)
+    return [html.Div(d.explored, className="card-value loop-group", **{"data-score": repr(d.explored_score)}),
+            html.Div(f"relative score {d.explored_score:+.2f} at {explorer.model.time_units.lower()} {d.time:g}; "
+                     f"reference: {d.reference} ({d.reference_score:+.2f}); computed in {d.seconds:.1f} s",
+                     className="card-sub")]
+
+
 def layout(explorer: Explorer) -> html.Div:
     """The page: controls on the left, view settings, KPI cards and charts on the right."""
     view = explorer.default_view()
@@ -123,7 +152,7 @@ def layout(explorer: Explorer) -> html.Div:
             html.Section(className="results", children=[
                 html.Div(className="view-settings", children=[
                     html.Label(["Reference ", dcc.Dropdown(id="reference", value=view.reference, clearable=False,
-                                                           options=list(explorer.scenarios))], className="setting"),
+                                                           options=explorer.references)], className="setting"),
                     html.Label(["KPI ", dcc.Input(id="kpi", type="text", value=view.kpi, debounce=True,
                                                   className="field wide", name="kpi")],
                                className="setting"),
@@ -135,7 +164,7 @@ def layout(explorer: Explorer) -> html.Div:
                 html.Div(className="cards", children=[
                     _card("card-kpi", "KPI"), _card("card-gain", "Gain vs reference"),
                     _card("card-cost", "Public cost"), _card("card-ce", "Cost-effectiveness"),
-                    _card("card-p", "P(beats reference)"),
+                    _card("card-p", "P(beats reference)"), *_loop_card(explorer),
                 ]),
                 dcc.Loading(dcc.Graph(id="chart", config={"displaylogo": False}), delay_show=400),
                 html.Div(id="status", className="status"),
@@ -294,6 +323,24 @@ def create_app(explorer: Explorer) -> Dash:
     app.clientside_callback(
         "function(href) { if (href) { window.history.replaceState(null, '', href); } return ''; }",
         Output("link", "title"), Input("link", "href"))
+
+    if explorer.loops_file is not None:
+        def on_loops(n_clicks, at, values, reference, kpi, outputs):
+            if not n_clicks:
+                return no_update, ""
+            view = View(values, reference, kpi, tuple(outputs or ()))
+            return loop_result(explorer, view, at), ""
+
+        app.callback(Output("loop-result", "children"), Output("loop-message", "children"),
+                     Input("loop-compute", "n_clicks"), State("loop-time", "value"), State("values", "data"),
+                     State("reference", "value"), State("kpi", "value"), State("outputs", "value"),
+                     prevent_initial_call=True)(_guarded(on_loops, 1, 2))
+
+        def on_change(_values, _reference):  # a result of another view is not shown as this one's
+            return html.Div("not computed for this view: press Compute (seconds per run)", className="card-sub")
+
+        app.callback(Output("loop-result", "children", allow_duplicate=True), Input("values", "data"),
+                     Input("reference", "value"), prevent_initial_call=True)(_guarded(on_change, 0, 1))
 
     def on_save(n_clicks, name, values, reference, kpi, outputs):
         if not n_clicks:

@@ -113,6 +113,31 @@ class Result:
     seconds: float
 
 
+@dataclasses.dataclass
+class DominantLoop:
+    """The loop group that leads at one time of the explored central run and of the reference.
+
+    Attributes
+    ----------
+    time : float
+        The time looked at (the saved time nearest the one asked for).
+    explored, reference : str
+        The loop group (from the model's ``.loops.yaml``; unnamed loops form "other R/B/U")
+        with the largest |relative loop score| in each run.
+    explored_score, reference_score : float
+        Its relative loop score (sign: reinforcing + / balancing -), dimensionless.
+    seconds : float
+        Time taken.
+    """
+
+    time: float
+    explored: str
+    explored_score: float
+    reference: str
+    reference_score: float
+    seconds: float
+
+
 class Explorer:
     """The model, scenarios and controls behind one explorer app.
 
@@ -153,15 +178,20 @@ class Explorer:
             raise ScenarioError("the scenarios differ in their time settings, so their runs cannot be compared "
                                 f"time by time: {grids}; give them the same 'time:'")
         self.scenarios = {s.name: s for s in scenarios}
-        self.default_reference = _pick_reference(scenarios)
-        self.base = next((s for s in scenarios if s.name != self.default_reference), scenarios[0])
+        self.base = _pick_base(scenarios)
+        self.default_reference = _pick_reference(scenarios, self.base)
+        # references first: the starting scenario's own, the context runs and named references, then policies
+        named = {s.reference for s in scenarios}
+        self.references = list(dict.fromkeys([self.default_reference, *(s.name for s in scenarios if s.role == "context"
+                                                                        or s.name in named), *self.scenarios]))
         settings = model.time_settings
         self.period = (float(self.base.time.get("initial_time", settings["initial_time"])),
                        float(self.base.time.get("final_time", settings["final_time"])))
         extra = list(extra_instruments)
         if len(scenarios) == 1 and not scenarios[0].policies and not extra:
             extra = [p.name for p in model.parameters if "budget" in p.name.lower()]
-        self.instruments = instruments(scenarios, model, extra)
+        # a context run's policies set the scene (a shock, a push), they are not instruments to explore
+        self.instruments = instruments([s for s in scenarios if s.role != "context"] or scenarios, model, extra)
         self.controls: list[Control] = instrument_controls(model, self.base, self.instruments, self.period, scenarios)
         self.uncertain = uncertain
         self.samples = None
@@ -352,6 +382,43 @@ class Explorer:
         units["p_beats"] = "1"
         return cards, units
 
+    # -- feedback loops ----------------------------------------------------------
+    @property
+    def loops_file(self) -> Path | None:
+        """The model's loop-names file (``<model>.loops.yaml``), or None: no "dominant loop" card."""
+        path = Path(self.model.path).with_suffix(".loops.yaml")
+        return path if path.is_file() else None
+
+    def dominant_loop(self, view: View, at: float | None = None) -> DominantLoop:
+        """The loop group that leads at time *at* (default: the end of the run), explored vs reference.
+
+        Loop dominance (:func:`sdcluster.analysis.loops.dominance`) of the central runs only;
+        it takes about a second per run of ``cluster_policy`` (plus finding the model's loops
+        once), so the page computes it on request, not on every change.
+        """
+        from ..analysis.loops import dominance, group_scores
+
+        t0 = time.perf_counter()
+        if at is not None:
+            lo, hi = self.period
+            if not (isinstance(at, (int, float)) and math.isfinite(at) and lo <= at <= hi):
+                raise ParameterError(f"dominant loop: time {at!r} is outside the run [{lo:g}, {hi:g}]")
+        reference = self.reference_name(view.reference)
+        assumptions = tuple((c.key, float(view.values[c.key])) for c in self.controls if c.role == "uncertain")
+        with self._lock:
+            runs = [self._cached(("loops", "explored", tuple(sorted(view.values.items()))),
+                                 lambda: dominance(self.model, scenario=self.scenario(view.values))),
+                    self._cached(("loops", reference, assumptions),
+                                 lambda: dominance(self.model, scenario=self._with_assumptions(
+                                     self.scenarios[reference], view.values)))]
+        leads = []
+        for ds in runs:
+            scores = group_scores(ds)
+            when = scores.sel(time=scores["time"].values[-1] if at is None else at, method="nearest")
+            best = int(np.argmax(np.abs(when.values)))
+            leads += [str(when["group"].values[best]), float(when.values[best])]
+        return DominantLoop(float(when["time"]), *leads, seconds=time.perf_counter() - t0)
+
     # -- keeping results --------------------------------------------------------
     def results(self, view: View) -> xr.Dataset:
         """The view's numbers as one Dataset: central runs ``(scenario, time)`` and the band edges."""
@@ -433,16 +500,26 @@ class Explorer:
         return names
 
 
-def _pick_reference(scenarios: Sequence[Scenario]) -> str:
-    """The scenario a view is compared with by default.
+def _pick_base(scenarios: Sequence[Scenario]) -> Scenario:
+    """The starting scenario: the first policy (it names a reference and is not ``role: context``),
+    else the first scenario that is neither the fallback reference nor a context run, else the first."""
+    policy = next((s for s in scenarios if s.is_policy), None)
+    if policy is not None:
+        return policy
+    fallback = _fallback_reference(scenarios)
+    return next((s for s in scenarios if s.name != fallback and s.role != "context"), scenarios[0])
 
-    A scenario's own ``reference`` (when the scenario files declare one), else a
-    scenario named ``baseline``, else the first without policies, else the first.
-    """
-    for s in scenarios:
-        ref = getattr(s, "reference", None)
-        if isinstance(ref, str) and ref in {x.name for x in scenarios}:
-            return ref
+
+def _pick_reference(scenarios: Sequence[Scenario], base: Scenario) -> str:
+    """The scenario a view is compared with by default: *base*'s own ``reference`` when it was loaded,
+    else :func:`_fallback_reference`."""
+    if base.reference in {s.name for s in scenarios}:
+        return base.reference
+    return _fallback_reference(scenarios)
+
+
+def _fallback_reference(scenarios: Sequence[Scenario]) -> str:
+    """A scenario named ``baseline``, else the first without policies, else the first."""
     for s in scenarios:
         if s.name == "baseline":
             return s.name

@@ -116,3 +116,26 @@ def make_brief_results() -> xr.Dataset:
 @pytest.fixture(scope="module")
 def brief_results() -> xr.Dataset:
     return make_brief_results()
+
+
+REPO = __import__("pathlib").Path(__file__).resolve().parents[2]
+
+
+@pytest.fixture(scope="session")
+def loops_brief(tmp_path_factory):
+    """``sdcluster compare scenarios/brokering_timing.yaml --loops`` on the policy model (its reference,
+    baseline, is run too): (output folder, exit code, stdout, loop group names of the model)."""
+    import contextlib
+    import io
+
+    import yaml
+
+    from sdcluster.cli import main
+
+    out = tmp_path_factory.mktemp("loops_brief") / "out"
+    buf = io.StringIO()
+    with contextlib.redirect_stdout(buf):
+        rc = main(["compare", str(REPO / "scenarios" / "brokering_timing.yaml"), "--loops", "--no-progress",
+                   "--formats", "png", "-o", str(out)])
+    groups = list(yaml.safe_load((REPO / "models" / "cluster_policy.loops.yaml").read_text(encoding="utf-8")))
+    return out, rc, buf.getvalue(), groups

@@ -193,3 +193,31 @@ def test_references_are_run_too_and_uncertainty_is_paired(tiny_files, monkeypatc
         plain = run_ensemble([*load_scenarios("push.yaml"), *load_scenarios("base.yaml")], samples,
                              outputs=["firms"])
         np.testing.assert_allclose(ens["firms"].values, plain["firms"].values, rtol=1e-12)
+
+
+def test_brief_explains_each_policy_by_the_loops_that_lead(loops_brief, brief_output):
+    """Issue 14 item 5: with --loops, one sentence per policy on the shift in loop dominance against its
+    reference, naming loop groups of models/cluster_policy.loops.yaml; in the report and the terminal."""
+    out, rc, stdout, groups = loops_brief
+    assert rc == 0, stdout
+    html = (out / "report.html").read_text(encoding="utf-8")
+    q = html[html.index("Does network brokering work better early"):]
+    q = q[:q.index("</section>")]
+    sentences = re.findall(r'<ul class="loop-shifts">(.*?)</ul>', q)[0].split("</li><li>")
+    assert len(sentences) == 2  # brokering early and brokering late, each against baseline
+    for s, policy in zip(sentences, ("brokering early", "brokering late")):
+        assert s.removeprefix("<li>").startswith(f"With {policy}, ")
+    named = [g for g in groups if g in q]
+    assert named, f"no loop group of cluster_policy.loops.yaml named in: {sentences}"
+    assert "(baseline: " in sentences[0]
+    terminal = [line.strip() for line in stdout.splitlines() if line.strip().startswith("Loops: ")]
+    assert any(line.startswith("Loops: With brokering early, ") and any(g in line for g in groups)
+               for line in terminal), stdout
+    # without --loops (the default) the brief has no loop sentences and costs nothing extra
+    assert 'class="loop-shifts"' not in (brief_output[0] / "report.html").read_text(encoding="utf-8")
+
+
+def test_loops_need_scenario_files(tmp_path, brief_results, capsys):
+    brief_results.to_netcdf(tmp_path / "in.nc")
+    assert main(["compare", str(tmp_path / "in.nc"), "--loops", "-o", str(tmp_path / "out")]) == 1
+    assert "--loops runs the scenarios again" in capsys.readouterr().err

@@ -89,3 +89,17 @@ def test_each_question_opens_with_question_finding_and_chart(browser, brief_resu
     assert page.locator("#kpi-table").is_visible()
     assert page.evaluate("[...document.images].every(i => i.complete && i.naturalWidth > 0)")
     page.close()
+
+
+def test_loop_sentences_are_shown_with_the_finding(browser, loops_brief):
+    """With --loops, each policy's loop-dominance sentence is rendered under its question's finding."""
+    out, rc, _, groups = loops_brief
+    assert rc == 0
+    page = browser.new_page(viewport=VIEWPORT)
+    page.goto((out / "report.html").as_uri())
+    section = page.locator("section.question", has_text="Does network brokering work better early")
+    items = section.locator("ul.loop-shifts li")
+    assert items.count() == 2 and items.first.is_visible()
+    text = items.first.inner_text()
+    assert text.startswith("With brokering early, ") and any(g in text for g in groups), text
+    page.close()

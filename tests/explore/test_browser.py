@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+import yaml
 import xarray as xr
 
 from sdcluster.cli import main
@@ -162,6 +163,11 @@ def test_policy_model_brokering_budget(page, artifacts, tmp_path, repo_root):
         assert value == pytest.approx(float(direct["firms"][-1]), rel=1e-9)
         assert card(page, "card-cost") == pytest.approx(30.0, rel=1e-9)  # 3 million/year for 10 years
         assert 0.0 <= card(page, "card-p") <= 100.0
+        # the dominant loop is computed on request (seconds), and names a loop group of the model
+        page.click("#loop-compute")
+        page.wait_for_selector("#loop-result .loop-group", timeout=60_000)
+        groups = yaml.safe_load((repo_root / "models" / "cluster_policy.loops.yaml").read_text(encoding="utf-8"))
+        assert page.locator("#loop-result .loop-group").inner_text() in groups
         page.wait_for_timeout(300)
         page.screenshot(path=str(artifacts / "explore_policy.png"), full_page=True)
     finally:
