@@ -41,7 +41,9 @@ def shakeout_regularities(time: np.ndarray, firms: np.ndarray, output: np.ndarra
     ``peak_year``: year of the largest firm count (end of the build-up); ``ratio_40``: firms
     40 years after the peak over the peak; ``ratio_min``: lowest count after the peak over the
     peak; ``output_growth_30``: output 30 years after the peak over output at the peak;
-    ``entry_stop``: years after the peak from which entry stays below 10 % of its maximum.
+    ``entry_stop``: years after the peak from which entry stays below 10 % of its maximum;
+    ``late_entry_share``: firms entering 10-40 years after the peak over those entering up to
+    the peak ("virtually no entry after roughly ten years into the shakeout").
     """
     p = int(np.argmax(firms))
     t = time - time[p]
@@ -53,7 +55,9 @@ def shakeout_regularities(time: np.ndarray, firms: np.ndarray, output: np.ndarra
             "ratio_40": at(firms, 40) / float(firms[p]),
             "ratio_min": float(firms[p:].min() / firms[p]),
             "output_growth_30": at(output, 30) / float(output[p]),
-            "entry_stop": float(t[stop]) if stop is not None else float("inf")}
+            "entry_stop": float(t[stop]) if stop is not None else float("inf"),
+            "late_entry_share": float(np.trapezoid(entry[(t >= 10) & (t <= 40)], t[(t >= 10) & (t <= 40)])
+                                      / np.trapezoid(entry[t <= 0], t[t <= 0]))}
 
 
 def stages(time: np.ndarray, firms: np.ndarray) -> dict[str, tuple[float, float] | None]:

@@ -51,6 +51,7 @@ def check_shakeout_regularities(model) -> dict:
     p = int(np.argmax(ds.firms.values))
     assert np.all(np.diff(q[p:p + 30]) > 0), reg         # output rises all through the steep decline
     assert 3 <= reg["entry_stop"] <= 20, reg             # entry stops late in the shakeout, for good
+    assert reg["late_entry_share"] < 0.1, reg            # virtually no entry 10+ years into it
     assert reg["ratio_min"] >= 0.01, reg                 # an oligopoly survives (no collapse to zero)
     return reg
 
