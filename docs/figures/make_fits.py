@@ -39,7 +39,7 @@ FITS = {
     "us_autos": {
         "title": "US automobile producers, four anchor counts 1909-1955",
         "data": "us_automobile_producers.csv", "time_offset": 1895, "final_time": 61,
-        "fixed": NATIONAL, "n_starts": 2, "seed": 1, "profile": True,
+        "fixed": NATIONAL, "n_starts": 1, "seed": 1, "profile": ["scale experience elasticity"],
         "params": {"initial firms": (1, 60, 20), "normal attraction fraction": (0, 0.3, 0.2),
                    "scale experience elasticity": (0.1, 1, 0.6), "imitation coefficient": (0.05, 1, 0.5)},
     },
