@@ -1,7 +1,7 @@
 """Figures and measured numbers for the cluster life-cycle model (docs/models/cluster_lifecycle.md).
 
-Run ``python docs/figures/make_cluster_lifecycle.py [outdir]``; prints the critical-mass
-threshold and the stage boundaries quoted in the model doc. The helpers are reused by
+Run ``python docs/figures/make_cluster_lifecycle.py [outdir]``; logs the shakeout
+regularities and the stage boundaries quoted in the model doc. The helpers are reused by
 ``tests/models/test_cluster_lifecycle.py`` so that the doc and the tests measure the same thing.
 """
 from __future__ import annotations
@@ -20,8 +20,10 @@ MODEL = pathlib.Path(__file__).resolve().parents[2] / "models" / "cluster_lifecy
 
 NO_SHIFT = {"technology shift devaluation fraction": 0}
 RENEWAL = {"outside links": 3}
-SHAKEOUT = {"scale economies elasticity": 4, "firm scale adjustment time": 25,
-            "returns to scale": 0.8, "outside links": 2, "technology shift devaluation fraction": 0}
+#: the default structure without the technology shift: the shakeout is endogenous
+SHAKEOUT = NO_SHIFT
+#: long enough for the whole shakeout; the regularities are measured relative to the peak
+LONG_RUN = 200.0
 
 TAKE_OFF_RATE = 0.08   # 1/Year: firm growth rate that marks take-off (growth stage)
 MATURE_BAND = 0.02     # 1/Year: |growth rate| below this after growth = maturity
@@ -32,23 +34,30 @@ def load(path: pathlib.Path = MODEL) -> "sdcluster.Model":
     return sdcluster.load_model(str(path))
 
 
-def critical_mass(model, lo: float = 5.0, hi: float = 150.0, iters: int = 3,
-                  n: int = 24, final_time: float = 60.0) -> float:
-    """Initial firm count separating decay from take-off (no technology shift).
+def shakeout_regularities(time: np.ndarray, firms: np.ndarray, output: np.ndarray,
+                          entry: np.ndarray) -> dict[str, float]:
+    """Klepper and Simons (1997) shakeout measures of one run, relative to the firm peak.
 
-    Repeated grid bisection with one vectorised batch per pass: a run "takes off" when
-    its final firm count exceeds its initial count.
+    ``peak_year``: year of the largest firm count (end of the build-up); ``ratio_40``: firms
+    40 years after the peak over the peak; ``ratio_min``: lowest count after the peak over the
+    peak; ``output_growth_30``: output 30 years after the peak over output at the peak;
+    ``entry_stop``: years after the peak from which entry stays below 10 % of its maximum;
+    ``late_entry_share``: firms entering 10-40 years after the peak over those entering up to
+    the peak ("virtually no entry after roughly ten years into the shakeout").
     """
-    for _ in range(iters):
-        grid = np.linspace(lo, hi, n)
-        ds = model.run_batch({**{k: np.full(n, v) for k, v in NO_SHIFT.items()},
-                              "initial firms": grid}, final_time=final_time, outputs=["firms"])
-        up = ds["firms"].isel(time=-1).values > grid
-        k = int(np.argmax(up))
-        if not up.any() or k == 0:
-            raise RuntimeError("no threshold inside the bracket")
-        lo, hi = grid[k - 1], grid[k]
-    return float((lo + hi) / 2)
+    p = int(np.argmax(firms))
+    t = time - time[p]
+    at = lambda x, dy: float(np.interp(dy, t, x))  # noqa: E731
+    low = entry < 0.1 * entry.max()
+    after = np.flatnonzero(t > 0)
+    stop = next((int(i) for i in after if low[i:].all()), None)
+    return {"peak_year": float(time[p]), "peak": float(firms[p]),
+            "ratio_40": at(firms, 40) / float(firms[p]),
+            "ratio_min": float(firms[p:].min() / firms[p]),
+            "output_growth_30": at(output, 30) / float(output[p]),
+            "entry_stop": float(t[stop]) if stop is not None else float("inf"),
+            "late_entry_share": float(np.trapezoid(entry[(t >= 10) & (t <= 40)], t[(t >= 10) & (t <= 40)])
+                                      / np.trapezoid(entry[t <= 0], t[t <= 0]))}
 
 
 def stages(time: np.ndarray, firms: np.ndarray) -> dict[str, tuple[float, float] | None]:
@@ -92,19 +101,6 @@ def main(outdir: pathlib.Path) -> None:
     outdir.mkdir(parents=True, exist_ok=True)
     m = load()
 
-    # 1 critical mass
-    thr = critical_mass(m)
-    grid = np.array([0.5, 0.8, 0.95, 1.05, 1.2, 2.0]) * thr
-    ds = m.run_batch({"technology shift devaluation fraction": np.zeros(len(grid)), "initial firms": grid},
-                     outputs=["firms"])
-    fig, ax = plt.subplots(figsize=(7, 4))
-    for i, f0 in enumerate(grid):
-        ax.plot(ds.time, ds.firms.isel(run=i), label=f"initial {f0:.0f}")
-    ax.set(xlabel="time (Year)", ylabel="Firms (firm)",
-           title=f"Critical mass: threshold ≈ {thr:.1f} firms (no technology shift)")
-    ax.legend(fontsize=8)
-    fig.tight_layout(); fig.savefig(outdir / "cluster_lifecycle_critical_mass.png", dpi=120); plt.close(fig)
-
     # 2 life cycle and 3 renewal
     base = m.run(outputs=["firms", "employment", "value_added", "capability", "attractiveness",
                           "relative_net_entry_rate"])
@@ -124,7 +120,7 @@ def main(outdir: pathlib.Path) -> None:
                            fontsize=7)
     for ax in axs[1]:
         ax.set_xlabel("time (Year)")
-    fig.suptitle("Default run: emergence, growth, maturity, decline after the technology shift")
+    fig.suptitle("Default run: emergence, growth, shakeout; the technology shift at year 40 deepens the decline")
     fig.tight_layout(); fig.savefig(outdir / "cluster_lifecycle_full_cycle.png", dpi=120); plt.close(fig)
 
     fig, axs = plt.subplots(1, 2, figsize=(10, 4))
@@ -135,17 +131,24 @@ def main(outdir: pathlib.Path) -> None:
     axs[0].legend(); fig.suptitle("Renewal: same technology shift, stronger outside links")
     fig.tight_layout(); fig.savefig(outdir / "cluster_lifecycle_renewal.png", dpi=120); plt.close(fig)
 
-    # 4 shakeout
-    sh = m.run(params=SHAKEOUT, outputs=["firms", "output", "firm_scale"])
-    fig, ax = plt.subplots(figsize=(7, 4))
-    ax.plot(sh.time, sh.firms, label="Firms (firm)")
-    ax.set(xlabel="time (Year)", ylabel="Firms (firm)")
-    ax2 = ax.twinx(); ax2.plot(sh.time, sh.output, color="C1", label="output (Meuro/Year)")
+    # 4 shakeout (no shift, long run)
+    sh = m.run(params=SHAKEOUT, final_time=LONG_RUN,
+               outputs=["firms", "output", "entry_rate", "exit_rate", "firm_scale"])
+    reg = shakeout_regularities(sh.time.values, sh.firms.values, sh.output.values,
+                                sh.entry_rate.values)
+    fig, axs = plt.subplots(1, 2, figsize=(11, 4))
+    axs[0].plot(sh.time, sh.firms, label="Firms (firm)")
+    axs[0].set(xlabel="time (Year)", ylabel="Firms (firm)")
+    ax2 = axs[0].twinx(); ax2.plot(sh.time, sh.output, color="C1", label="output (Meuro/Year)")
     ax2.set_ylabel("output (Meuro/Year)")
-    ax.set_title("Shakeout variant: firm numbers fall while output grows")
+    axs[0].set_title("No technology shift: firms peak and fall while output grows")
+    axs[1].plot(sh.time, sh.entry_rate, label="entry rate"); axs[1].plot(sh.time, sh.exit_rate, label="exit rate")
+    axs[1].axvline(reg["peak_year"], color="grey", lw=0.5)
+    axs[1].set(xlabel="time (Year)", ylabel="firm/Year", title="Entry dries up during the shakeout")
+    axs[1].legend()
     fig.tight_layout(); fig.savefig(outdir / "cluster_lifecycle_shakeout.png", dpi=120); plt.close(fig)
 
-    # 5/6 mass balance and integration error
+    # 5 integration error
     dt = m.time_settings["time_step"]
     fine = m.run(time_step=dt / 2, saveper=1, outputs=["firms", "employment", "capability"])
     coarse = m.run(outputs=["firms", "employment", "capability"])
@@ -157,14 +160,9 @@ def main(outdir: pathlib.Path) -> None:
     ax.legend(); fig.tight_layout()
     fig.savefig(outdir / "cluster_lifecycle_integration.png", dpi=120); plt.close(fig)
 
-    peak = int(np.argmax(sh.firms.values))
-    logger.info("critical mass threshold: %.2f firms", thr)
     logger.info("default stages: %s", st)
-    qmax = int(np.argmax(sh.output.values))
-    logger.info("shakeout: firm peak %.0f at year %d, %.0f at end; output %.0f at the firm peak, "
-                "max %.0f at year %d, %.0f at end", float(sh.firms[peak]), peak,
-                float(sh.firms[-1]), float(sh.output[peak]), float(sh.output[qmax]), qmax,
-                float(sh.output[-1]))
+    logger.info("shakeout regularities (no shift, %g years): %s", LONG_RUN,
+                {k: round(v, 3) for k, v in reg.items()})
     for v in ["firms", "employment", "capability"]:
         logger.info("integration error %s: max %.2f%%", v,
                     100 * float(np.max(np.abs(fine[v] - coarse[v]) / np.abs(coarse[v]))))

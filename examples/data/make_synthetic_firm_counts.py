@@ -10,9 +10,7 @@ tests can check that the fit recovers the values that made the data:
   (gaps elsewhere), 4 % multiplicative normal noise, rounded to 10 persons.
 
 Model time 0 is the calendar year 1980 (``time_offset = 1980``). The run uses
-a time step of 1/32 year (the model file's own is 1/128, chosen for the sharp
-collapse after its technology shift in year 40); up to 2018 the coarser step
-changes firms and employment by at most 0.34 %, far below the noise.
+a time step of 1/32 year, the model file's own.
 
 Run ``python examples/data/make_synthetic_firm_counts.py`` to rebuild the file;
 the seed makes it byte-identical.

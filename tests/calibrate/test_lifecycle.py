@@ -46,14 +46,15 @@ def test_recovers_three_lifecycle_parameters_from_ten_census_dates(tmp_path):
                     payoff="poisson", n_starts=1, progress=False)
     assert res.success
     assert res.observations.n == 10
-    # Stated tolerances: every true value inside its 95 % interval; point estimates within 60 %
-    # (ten noisy counts; the spin-off and failure fractions are strongly correlated, so the data fix
-    # their difference - the net growth rate - far better than each one: within 0.02 1/Year).
-    tol = {"normal spin off fraction": 0.6, "normal failure fraction": 0.6, "reference cluster size": 0.6}
+    # Stated tolerances: every true value inside its 95 % interval; point estimates within a factor
+    # of two (ten noisy counts; the spin-off and failure fractions are strongly correlated, so the
+    # data fix their difference - the net growth rate - far better than each one: within 0.02 1/Year;
+    # since the life-cycle model's demand grows, the early counts say less about the agglomeration
+    # scale than they did with a constant market, so the old 60 % bound no longer holds).
     net = res.values["normal spin off fraction"] - res.values["normal failure fraction"]
     assert net == pytest.approx(true["normal spin off fraction"] - true["normal failure fraction"], abs=0.02)
     for name, value in true.items():
-        assert res.values[name] == pytest.approx(value, rel=tol[name]), name
+        assert 0.5 * value <= res.values[name] <= 2 * value, name
         j = res.uncertainty.names.index(name)
         lo, hi = res.uncertainty.ci[j]
         assert lo <= value <= hi, (name, lo, hi)

@@ -153,21 +153,25 @@ def test_overheated_push_can_destroy_self_sustaining_cooperation(model):
 
 
 def extra_breakthrough(model, start):
-    outs = ["breakthrough launch", "Breakthrough projects"]
+    outs = ["breakthrough launch", "Breakthrough projects", "Participating firms"]
     quiet = model.run(params=start, outputs=outs, saveper=0.0625)
     shock = model.run(params={**start, **figs.SHOCK}, outputs=outs, saveper=0.0625)
     window = slice(19.9, 26)
     extra = float((shock["breakthrough_launch"] - quiet["breakthrough_launch"]).sel(time=window).sum()) * 0.0625
-    return extra, quiet, shock
+    members = float(shock["participating_firms"].sel(time=window).mean())
+    return extra, quiet, shock, extra / members
 
 
 def test_crisis_triggers_breakthrough_only_with_trust(model):
-    extra_high, quiet, shock = extra_breakthrough(model, HIGH_TRUST)
-    extra_low, _, shock_low = extra_breakthrough(model, LOW_TRUST)
+    extra_high, quiet, shock, per_member_high = extra_breakthrough(model, HIGH_TRUST)
+    extra_low, _, shock_low, per_member_low = extra_breakthrough(model, LOW_TRUST)
     assert extra_high > 2.0  # projects launched because of the shock
     assert float(shock["breakthrough_projects"].max()) > 1.5 * float(quiet["breakthrough_projects"].max())
     assert extra_low < 0.05 * extra_high
     assert float(shock_low["breakthrough_projects"].max()) < 0.1
+    # the gate is trust itself, not the smaller number of members a low-trust cluster has:
+    # per participating firm, a low-trust cluster launches almost nothing in the crisis
+    assert per_member_low < 0.1 * per_member_high
 
 
 def test_free_riding_in_large_group_unless_trust_high(model):
