@@ -49,8 +49,8 @@ def main() -> None:
     from sdcluster.calibrate import Observations, calibrate
     from sdcluster.calibrate.evaluate import Evaluator, resolve_params
     from sdcluster.calibrate.payoff import Payoff
-    from sdcluster.checked_load import load_pysd_model
-    from sdcluster.translate import translate
+    from sdcluster.core.checked_load import load_pysd_model
+    from sdcluster.core.translate import translate
 
     model = sdcluster.load_model("cluster_lifecycle")
     ts = model.time_settings

@@ -22,7 +22,7 @@ D. a Monte Carlo of ``--mc-runs`` runs of ``cluster_policy`` (five parameters,
    +/-20 %, every stock recorded) in one ``run_batch``: the compiled kernel
    (``engine="compiled"``) against the vectorised PySD engine (and their
    largest relative difference; ``engine="auto"`` picks the vectorised engine
-   from ``sdcluster.model.LARGE_BATCH`` runs), and against a plain PySD loop
+   from ``sdcluster.core.model.LARGE_BATCH`` runs), and against a plain PySD loop
    (median single run x runs).
 """
 from __future__ import annotations
@@ -85,7 +85,7 @@ def plain_pysd(name: str, work: Path):
 
     import sdcluster
 
-    src = sdcluster.model.resolve_model_path(name)
+    src = sdcluster.core.model.resolve_model_path(name)
     copy = Path(tempfile.mkdtemp(dir=work)) / src.name
     shutil.copy(src, copy)
     with warnings.catch_warnings():
@@ -98,7 +98,7 @@ def simlin_run(name: str):
 
     import sdcluster
 
-    model = simlin.load(str(sdcluster.model.resolve_model_path(name + ".xmile")))
+    model = simlin.load(str(sdcluster.core.model.resolve_model_path(name + ".xmile")))
 
     def run():
         with model.simulate() as sim:
@@ -195,7 +195,7 @@ def section_d(runs: int, work: Path) -> None:
     with warnings.catch_warnings(), np.errstate(all="ignore"):
         warnings.simplefilter("ignore")
         t_p = median_time(lambda: plain.run(), 3)
-    t_auto = t_o if runs >= sdcluster.model.LARGE_BATCH else t_c
+    t_auto = t_o if runs >= sdcluster.core.model.LARGE_BATCH else t_c
     print(f"   compiled: {t_c:.2f} s ({t_c / runs * 1e3:.3f} ms/run); vectorised PySD engine: {t_o:.2f} s "
           f"-> compiled/vectorised time {t_c / t_o:.2f}; largest relative difference {worst:.1e}")
     print(f"   plain PySD loop (median single run {t_p:.2f} s x {runs:,}): {t_p * runs:.0f} s -> "

@@ -71,7 +71,7 @@ def pick_model(name: str | None) -> tuple[Path, str]:
 
 def uncertain_for(model, k: int = 5):
     """Uniform +/-20 % around the default of the first *k* parameters with a non-zero default."""
-    from sdcluster.sampling import Uncertain, Uniform
+    from sdcluster.uncertainty.sampling import Uncertain, Uniform
 
     dists = {}
     for p in model.parameters:
@@ -92,7 +92,7 @@ def uncertain_for(model, k: int = 5):
 # --------------------------------------------------------------------------- child jobs
 def job_ensemble(path: str, runs: int, outputs: list[str] | None, chunk: int) -> dict:
     import sdcluster
-    from sdcluster.ensemble import run_ensemble
+    from sdcluster.uncertainty.ensemble import run_ensemble
 
     model = sdcluster.load_model(path)
     samples = uncertain_for(model).sample(runs)
@@ -193,7 +193,7 @@ def main(argv: list[str] | None = None) -> int:
     args = ap.parse_args(argv)
 
     import sdcluster
-    from sdcluster.ensemble import DEFAULT_CHUNK_SIZE, run_ensemble
+    from sdcluster.uncertainty.ensemble import DEFAULT_CHUNK_SIZE, run_ensemble
 
     chunk = args.chunk_size or DEFAULT_CHUNK_SIZE
     path, label = pick_model(args.model)

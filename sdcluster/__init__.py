@@ -13,16 +13,20 @@ from __future__ import annotations
 __version__ = "0.1.0"
 
 from .errors import SdclusterError  # noqa: E402
-from .model import Model, load_model  # noqa: E402
+from .core.model import Model, load_model  # noqa: E402
 
 __all__ = ["Model", "SdclusterError", "__version__", "load_model"]
+
+
+#: top-level names of the library's layers, imported on first use
+_LAZY_MODULES = {"compare": "analysis.compare", "lifecycle": "analysis.lifecycle", "calibrate": "calibrate", "ensemble": "uncertainty.ensemble", "sensitivity": "uncertainty.sensitivity", "plot": "outputs.plot", "report": "outputs.report"}
 
 
 def __getattr__(name: str):
     # Heavier, optional layers are imported on first use so that
     # ``import sdcluster`` stays fast.
     if name == "run_scenarios":
-        from .simulate import run_scenarios
+        from .scenarios.simulate import run_scenarios
 
         return run_scenarios
     if name == "optimize":

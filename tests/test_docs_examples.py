@@ -13,7 +13,7 @@ Each fenced block must name its language, which decides what happens to it:
     Any other command needs a marker (below).
 ``yaml``
     loaded: an uncertainty file (``parameters:`` with ``distribution:``) with
-    :func:`~sdcluster.sampling.load_uncertain`, anything else as a scenario
+    :func:`~sdcluster.uncertainty.sampling.load_uncertain`, anything else as a scenario
     file (saved beside copies of ``scenarios/*.yaml``, which ``extends:`` may
     name), validated against its model.
 ``text``
@@ -151,12 +151,12 @@ def check_yaml(block: Block, work: Path) -> None:
     target = work / "yaml-blocks" / f"{block.page.stem}_{block.line}.yaml"  # beside copies of scenarios/*.yaml
     target.write_text(block.body, encoding="utf-8")
     if isinstance(params, dict) and any(isinstance(v, dict) and "distribution" in v for v in params.values()):
-        from sdcluster.sampling import load_uncertain
+        from sdcluster.uncertainty.sampling import load_uncertain
 
         load_uncertain(target)
         return
-    from sdcluster.scenario import as_scenarios
-    from sdcluster.simulate import _common_model
+    from sdcluster.scenarios.scenario import as_scenarios
+    from sdcluster.scenarios.simulate import _common_model
 
     scenarios = as_scenarios([target])
     model = _common_model(scenarios, None)

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import configparser
 
-from sdcluster.model import bundled_models
+from sdcluster.core.model import bundled_models
 
 
 def test_every_subpackage_is_listed_in_setup_cfg(repo_root):

@@ -13,7 +13,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[2]
 SCENARIO_DIR = ROOT / "scenarios"
 
-#: KPIs quoted in the planner's guide (sdcluster.compare syntax).
+#: KPIs quoted in the planner's guide (sdcluster.analysis.compare syntax).
 KPIS = ["firms@15", "firms@30", "firms@60", "firms:peak", "value_added@30", "value_added:cum", "value_added:cum/cost",
         "collective_efficiency@30", "capability@60", "trust@60", "cumulative_public_cost@60"]
 

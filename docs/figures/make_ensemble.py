@@ -40,12 +40,12 @@ def main(outdir: Path) -> None:
     matplotlib.use("Agg")
 
     from sdcluster import plot
-    from sdcluster.ensemble import run_ensemble
-    from sdcluster.plot_ensemble import plot_bands, plot_kpi_distributions, plot_tornado
-    from sdcluster.robustness import beat_probability, kpi_samples, robustness_table
-    from sdcluster.sampling import Uncertain
-    from sdcluster.scenario import scenario_from_dict
-    from sdcluster.sensitivity import sensitivity
+    from sdcluster.uncertainty.ensemble import run_ensemble
+    from sdcluster.outputs.plot_ensemble import plot_bands, plot_kpi_distributions, plot_tornado
+    from sdcluster.uncertainty.robustness import beat_probability, kpi_samples, robustness_table
+    from sdcluster.uncertainty.sampling import Uncertain
+    from sdcluster.scenarios.scenario import scenario_from_dict
+    from sdcluster.uncertainty.sensitivity import sensitivity
 
     outdir = Path(outdir)
     outdir.mkdir(parents=True, exist_ok=True)

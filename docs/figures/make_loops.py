@@ -27,7 +27,7 @@ def main(outdir: str | Path = ROOT / "docs" / "figures" / "out") -> None:
     from sdcluster.analysis import loops
     from sdcluster.analysis.explain import explain_shift
     from sdcluster.analysis.plot import dominance_figure
-    from sdcluster.plot import save_figure
+    from sdcluster.outputs.plot import save_figure
 
     outdir = Path(outdir)
     outdir.mkdir(parents=True, exist_ok=True)

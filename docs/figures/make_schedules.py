@@ -1,4 +1,4 @@
-"""Figure for docs/scenarios.md: the four policy schedule shapes, evaluated by sdcluster.schedules.
+"""Figure for docs/scenarios.md: the four policy schedule shapes, evaluated by sdcluster.scenarios.schedules.
 
 Run ``python docs/figures/make_schedules.py [outdir]`` (default ``docs/figures/out``).
 """
@@ -17,7 +17,7 @@ def main(outdir: Path) -> None:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    from sdcluster.schedules import Pulse, Ramp, Step, Table
+    from sdcluster.scenarios.schedules import Pulse, Ramp, Step, Table
 
     outdir = Path(outdir)
     outdir.mkdir(parents=True, exist_ok=True)

@@ -1,1 +1,3 @@
-"""Loop analysis: feedback loops of a model and their dominance over a run (Loops that Matter)."""
+"""Analysis of results: comparison with references and KPIs (``compare``),
+life-cycle stages (``lifecycle``), and feedback loops and their dominance over a
+run, Loops that Matter (``graph``, ``linkscores``, ``loops``, ``explain``, ``plot``)."""

@@ -443,7 +443,7 @@ def dominance(model_or_ds: Any, params: Mapping[str, Any] | None = None, *, scen
     params
         Parameter overrides (numbers or time schedules), as for :meth:`Model.run`.
     scenario
-        A :class:`sdcluster.scenario.Scenario` (its parameters and schedules
+        A :class:`sdcluster.scenarios.scenario.Scenario` (its parameters and schedules
         are used; exclusive with *params*).
     names
         Loop-names YAML file (see :func:`structure`).

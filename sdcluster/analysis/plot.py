@@ -6,8 +6,8 @@ import xarray as xr
 from matplotlib.figure import Figure
 from matplotlib.patches import Patch
 
-from ..lifecycle import StageError, stages
-from ..plot import COLOURS, FIG_WIDTH, HATCHES, STAGE_STYLE, time_label
+from .lifecycle import StageError, stages
+from ..outputs.plot import COLOURS, FIG_WIDTH, HATCHES, STAGE_STYLE, time_label
 from .loops import group_scores
 
 #: Loops shown individually when a model has no loop names (the rest are summed).
@@ -43,7 +43,7 @@ def dominance_figure(ds: xr.Dataset, stage_variable: str | None = None, title: s
     ds
         A result of :func:`sdcluster.analysis.loops.dominance`.
     stage_variable
-        Stock whose life-cycle stages (:func:`sdcluster.lifecycle.stages`) shade
+        Stock whose life-cycle stages (:func:`sdcluster.analysis.lifecycle.stages`) shade
         the background; default: *stock*, else the first stock in ``ds``; ``""`` for none.
     stock
         Show only the loops through this stock (see :func:`sdcluster.analysis.loops.group_scores`).

@@ -7,8 +7,8 @@ from typing import Mapping, Sequence
 import pandas as pd
 import xarray as xr
 
-from ..compare import KPI, time_units
-from ..report import BriefSection
+from ..analysis.compare import KPI, time_units
+from ..outputs.report import BriefSection
 from .figures import appendix_figure, context_figure, question_figure
 from .findings import context_finding, finding, kpi_phrase, policy_results
 from .questions import Question
@@ -26,7 +26,7 @@ def make_brief(ds: xr.Dataset, table: pd.DataFrame, questions: Sequence[Question
                uncertainty: Mapping[str, Mapping[str, float]] | None = None, bands: xr.Dataset | None = None,
                appendix_variables: Sequence[str] | None = None, runs: int | None = None,
                loop_shifts: Mapping[str, str] | None = None) -> list[BriefSection]:
-    """One :class:`~sdcluster.report.BriefSection` per question (figures are matplotlib Figures).
+    """One :class:`~sdcluster.outputs.report.BriefSection` per question (figures are matplotlib Figures).
 
     *loop_shifts* (``{policy: sentence}``, :func:`sdcluster.brief.loops.loop_shifts`) explains each
     policy's effect by the feedback loops that lead."""

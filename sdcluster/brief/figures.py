@@ -17,8 +17,8 @@ import xarray as xr
 from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
 
-from ..compare import time_units
-from ..plot import COLOURS, MARKERS, STAGE_STYLE, _tidy_ticks, axis_label, plt, time_label
+from ..analysis.compare import time_units
+from ..outputs.plot import COLOURS, MARKERS, STAGE_STYLE, _tidy_ticks, axis_label, plt, time_label
 from .findings import PolicyResult, kpi_phrase
 from .questions import Question
 

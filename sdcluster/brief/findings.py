@@ -14,7 +14,7 @@ from typing import Mapping, Sequence
 import numpy as np
 import pandas as pd
 
-from ..compare import KPI
+from ..analysis.compare import KPI
 from .questions import Question
 
 #: A gain smaller than this fraction of the reference's value is "no material effect".

@@ -25,7 +25,7 @@ def loop_shifts(model: Any, scenarios: Sequence[Any], questions: Sequence[Questi
     model
         The :class:`sdcluster.Model` the scenarios run on.
     scenarios
-        The :class:`~sdcluster.scenario.Scenario` objects run (policies and references among them).
+        The :class:`~sdcluster.scenarios.scenario.Scenario` objects run (policies and references among them).
     questions
         The brief's questions (:func:`~sdcluster.brief.questions.plan_questions`).
     progress

@@ -66,7 +66,7 @@ def plan_questions(names: Sequence[str], definitions: Mapping[str, Mapping[str, 
     definitions
         ``{name: definition}`` with optional ``question``, ``reference`` and ``role``
         (``"policy"`` or ``"context"``), as :meth:`Scenario.to_dict
-        <sdcluster.scenario.Scenario.to_dict>` writes them.
+        <sdcluster.scenarios.scenario.Scenario.to_dict>` writes them.
     baseline
         Explicit override: every scenario except *baseline* and the ``role: context``
         runs is a policy compared with *baseline*.

@@ -1,8 +1,8 @@
 """Uncertainty in the brief: every scenario under the same sampled parameters, in one vectorised pass.
 
 :func:`stacked_ensemble` stacks *scenarios x runs* parameter sets into one call of
-:meth:`Model.run_batch <sdcluster.model.Model.run_batch>` (the engine behind
-:func:`sdcluster.ensemble.run_ensemble`, which runs the scenarios one after another;
+:meth:`Model.run_batch <sdcluster.core.model.Model.run_batch>` (the engine behind
+:func:`sdcluster.uncertainty.ensemble.run_ensemble`, which runs the scenarios one after another;
 stacking them makes the per-time-step overhead shared by all scenarios, which is
 what lets the main job include uncertainty). Every scenario sees the same samples
 (common random numbers), so a policy and its reference differ, run by run, only by
@@ -21,15 +21,15 @@ from typing import TYPE_CHECKING, Any, Mapping, Sequence
 import numpy as np
 import xarray as xr
 
-from ..compare import KPI
-from ..ensemble import _overlay, _sample_arrays
+from ..analysis.compare import KPI
+from ..uncertainty.ensemble import _overlay, _sample_arrays
 from ..errors import RunError
-from ..robustness import kpi_samples
+from ..uncertainty.robustness import kpi_samples
 from .questions import Question
 
 if TYPE_CHECKING:  # pragma: no cover
-    from ..model import Model
-    from ..scenario import Scenario
+    from ..core.model import Model
+    from ..scenarios.scenario import Scenario
 
 log = logging.getLogger(__name__)
 
@@ -86,7 +86,7 @@ def stacked_ensemble(model: "Model", scenarios: Sequence["Scenario"], samples: M
                      outputs: Sequence[str], *, allow_out_of_range: bool = False) -> xr.Dataset:
     """Run every scenario for every sampled parameter set in one vectorised pass.
 
-    Returns the Dataset of :func:`sdcluster.ensemble.run_ensemble`'s shape: dims
+    Returns the Dataset of :func:`sdcluster.uncertainty.ensemble.run_ensemble`'s shape: dims
     ``(scenario, run, time)``, ``failed`` flags, the sampled values as ``param_*``
     coordinates over ``run``; numbers equal to it (the same engine and arithmetic).
 

@@ -104,7 +104,7 @@ def calibrate(model: Any, data: Any, params: Mapping[str, Sequence[float]], *, p
         Bad bounds, unknown payoff/method, no finite payoff anywhere, or no
         more observations than estimated quantities (checked before fitting).
     """
-    from ..model import Model, load_model
+    from ..core.model import Model, load_model
 
     if not isinstance(model, Model):
         model = load_model(model)

@@ -192,7 +192,7 @@ class CalibrationResult:
             ax.set_visible(False)
         fig.tight_layout()
         if path is not None:
-            from ..io import atomic_write
+            from ..outputs.io import atomic_write
 
             atomic_write(path, lambda tmp: save_plot(fig, tmp, path))
         return fig
@@ -211,7 +211,7 @@ class CalibrationResult:
         pathlib.Path
             The written path.
         """
-        from ..io import atomic_write_text
+        from ..outputs.io import atomic_write_text
 
         return atomic_write_text(path, self.scenario_text(path, name=name, question=question))
 
@@ -250,7 +250,7 @@ class CalibrationResult:
 
     def _model_ref(self, target: Path) -> str:
         try:
-            from ..model import bundled_models
+            from ..core.model import bundled_models
 
             bundled = {Path(p).resolve() for p in bundled_models().values()}
         except Exception:  # noqa: BLE001 - bundled listing is optional here
@@ -266,7 +266,7 @@ class CalibrationResult:
 
 def save_plot(fig: Any, tmp: str | Path, path: str | Path) -> None:
     """Save the calibration figure to *tmp* in the format of *path*'s suffix (PNG by default)."""
-    from ..plot import savefig_reproducible
+    from ..outputs.plot import savefig_reproducible
 
     savefig_reproducible(fig, tmp, Path(path).suffix.lstrip(".").lower() or "png", 120)
 

@@ -14,7 +14,7 @@ import math
 from pathlib import Path
 
 from ..errors import CalibrationError
-from ..params import parse_assignment
+from ..scenarios.params import parse_assignment
 
 log = logging.getLogger(__name__)
 
@@ -102,7 +102,7 @@ def _floats(items: list[str], flag: str) -> dict[str, float] | None:
 def run(args: argparse.Namespace) -> int:
     from ..calibrate import calibrate
     from ..calibrate.result import save_plot
-    from ..io import atomic_path, check_output_path
+    from ..outputs.io import atomic_path, check_output_path
 
     params = dict(parse_param(t) for t in args.param)
     if args.output:

@@ -5,7 +5,7 @@ import argparse
 import logging
 from pathlib import Path
 
-from ..golden import DEFAULT_ATOL, DEFAULT_RTOL, compare_to_golden, read_golden, write_golden
+from ..scenarios.golden import DEFAULT_ATOL, DEFAULT_RTOL, compare_to_golden, read_golden, write_golden
 
 log = logging.getLogger(__name__)
 
@@ -31,7 +31,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
 
 def check(args: argparse.Namespace) -> int:
     """Run the scenarios; update the golden file or compare with it."""
-    from ..simulate import run_scenarios
+    from ..scenarios.simulate import run_scenarios
 
     golden = None if args.update else read_golden(args.against)  # fail fast, before the runs
     ds = run_scenarios([str(s) for s in args.scenarios], allow_out_of_range=args.allow_out_of_range,

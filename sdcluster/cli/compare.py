@@ -14,7 +14,7 @@ Writes into the output folder::
     report.html             the brief: question, finding and figure first; the rest in an appendix
     manifest.json           every file above with its size and SHA-256, written last
 
-The folder is replaced whole (see :func:`sdcluster.io.atomic_output_dir`): a failed or killed
+The folder is replaced whole (see :func:`sdcluster.outputs.io.atomic_output_dir`): a failed or killed
 run leaves the previous folder as it was. The terminal shows the findings.
 """
 from __future__ import annotations
@@ -108,7 +108,7 @@ def read_results(path: Path, outputs: list[str] | None) -> xr.Dataset:
 
 def with_references(items: list[str]) -> list:
     """The scenarios of *items* plus every reference they name that is not among them (loaded from its file)."""
-    from ..scenario import as_scenarios, load_scenario
+    from ..scenarios.scenario import as_scenarios, load_scenario
 
     scenarios = as_scenarios(items)
     names = {s.name for s in scenarios}
@@ -127,7 +127,7 @@ def check_kpis(kpis: list, model, scenarios: list, outputs: list[str] | None) ->
     """KPI variables and times against the model and the scenarios' periods, before anything runs.
 
     Returns the outputs to record (the KPIs' variables added)."""
-    from ..compare import KPIError
+    from ..analysis.compare import KPIError
 
     valid = [v.py_name for v in model.variables]
     needed: list[str] = []
@@ -175,9 +175,9 @@ def _stage_variable(ds: xr.Dataset, name: str | None) -> str | None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from .. import compare as cmp
+    from ..analysis import compare as cmp
     from ..brief.questions import definitions_of, plan_questions
-    from ..io import check_output_dir
+    from ..outputs.io import check_output_dir
 
     texts = [k for group in args.kpis for k in group] if args.kpis else []
     files = [k for k in texts if k.lower().endswith((".yaml", ".yml", ".nc"))]
@@ -210,7 +210,7 @@ def run(args: argparse.Namespace) -> int:
     else:
         if any(i.lower().endswith(".nc") for i in items):
             raise ParameterError(f"give either scenario files or one results .nc file, not both: {items}")
-        from ..simulate import _common_model, unique_scenarios
+        from ..scenarios.simulate import _common_model, unique_scenarios
 
         scenarios = unique_scenarios(with_references(items))
         model = _common_model(scenarios, args.model)
@@ -220,7 +220,7 @@ def run(args: argparse.Namespace) -> int:
         outputs = check_kpis(list(kpis or []) + extra, model, scenarios, outputs)
         uncertain = None
         if args.uncertain is not None:
-            from ..sampling import load_uncertain
+            from ..uncertainty.sampling import load_uncertain
 
             uncertain = load_uncertain(args.uncertain)
             uncertain.validate(model)
@@ -230,7 +230,7 @@ def run(args: argparse.Namespace) -> int:
     check_output_dir(outdir)  # before the first run
 
     if scenarios is not None:
-        from ..simulate import run_scenarios
+        from ..scenarios.simulate import run_scenarios
 
         ds = run_scenarios(scenarios, model=model, allow_out_of_range=args.allow_out_of_range, outputs=outputs,
                            progress=not args.no_progress)
@@ -240,11 +240,11 @@ def run(args: argparse.Namespace) -> int:
 def _analyse(args, ds, questions, kpis, cost, formats, outdir, model, scenarios, uncertain) -> int:
     import matplotlib.pyplot as plt
 
-    from .. import compare as cmp
-    from .. import plot, report
+    from ..analysis import compare as cmp
+    from ..outputs import plot, report
     from ..brief.build import brief_text, headline_kpi, make_brief, uncertainty_table
-    from ..io import atomic_output_dir, atomic_write, atomic_write_text, write_dataset
-    from ..lifecycle import stages_by_scenario
+    from ..outputs.io import atomic_output_dir, atomic_write, atomic_write_text, write_dataset
+    from ..analysis.lifecycle import stages_by_scenario
 
     series = [v for v in ds.data_vars if set(ds[v].dims) <= {"scenario", "time"} and "time" in ds[v].dims]
     headline = cmp.parse_kpi(headline_kpi(series, kpis))
@@ -263,7 +263,7 @@ def _analyse(args, ds, questions, kpis, cost, formats, outdir, model, scenarios,
     runs = None
     if uncertain is not None:
         from ..brief.uncertainty import stacked_ensemble, summarise
-        from ..robustness import percentile_bands
+        from ..uncertainty.robustness import percentile_bands
 
         runs = args.runs or uncertain.runs or DEFAULT_RUNS
         samples = uncertain.sample(runs, seed=uncertain.seed if args.seed is None else args.seed)

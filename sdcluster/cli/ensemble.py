@@ -10,9 +10,9 @@ Writes into the output folder::
     figures/kpi_<k>.png      KPI distributions
     manifest.json            every file above with its size and SHA-256, written last
 
-The folder is replaced whole (see :func:`sdcluster.io.atomic_output_dir`). Before
+The folder is replaced whole (see :func:`sdcluster.outputs.io.atomic_output_dir`). Before
 anything runs, the size of the result is estimated and an ensemble above
-``--max-memory`` is refused (see :class:`sdcluster.ensemble.EnsembleSize`).
+``--max-memory`` is refused (see :class:`sdcluster.uncertainty.ensemble.EnsembleSize`).
 """
 from __future__ import annotations
 
@@ -122,10 +122,10 @@ def slug(text: str) -> str:
 def run(args: argparse.Namespace) -> int:
     import xarray as xr
 
-    from ..compare import COST_VARIABLE, parse_kpis
-    from ..ensemble import run_ensemble
-    from ..io import atomic_output_dir, check_output_dir
-    from ..sampling import load_uncertain
+    from ..analysis.compare import COST_VARIABLE, parse_kpis
+    from ..uncertainty.ensemble import run_ensemble
+    from ..outputs.io import atomic_output_dir, check_output_dir
+    from ..uncertainty.sampling import load_uncertain
 
     uncertain = load_uncertain(args.uncertain)
     if args.runs is not None and args.runs <= 0:
@@ -153,11 +153,11 @@ def _write(out: Path, ds, kpis, formats: list[str], baseline: str | None) -> tup
     """Write every output of ``sdcluster ensemble`` into the folder *out*; return failed runs and the tables."""
     import xarray as xr
 
-    from ..compare import parse_kpis
-    from ..io import atomic_write_text, write_dataset
-    from ..plot import save_figure
-    from ..plot_ensemble import plot_bands, plot_kpi_distributions
-    from ..robustness import beat_probability, kpi_samples, percentile_bands, robustness_table
+    from ..analysis.compare import parse_kpis
+    from ..outputs.io import atomic_write_text, write_dataset
+    from ..outputs.plot import save_figure
+    from ..outputs.plot_ensemble import plot_bands, plot_kpi_distributions
+    from ..uncertainty.robustness import beat_probability, kpi_samples, percentile_bands, robustness_table
 
     (out / "figures").mkdir()
     write_dataset(ds, out / "ensemble.nc")

@@ -41,7 +41,7 @@ def run(args: argparse.Namespace) -> int:
                               use_uncertainty=not args.no_uncertainty, runs=args.runs,
                               extra_instruments=args.instrument, save_dir=args.save_dir)
     # one line per change from the ensemble layer would drown the terminal; failures still show
-    logging.getLogger("sdcluster.ensemble").setLevel(logging.WARNING)
+    logging.getLogger("sdcluster.uncertainty.ensemble").setLevel(logging.WARNING)
     serve(explorer, args.host, args.port, announce=lambda line: print(line, flush=True))
     print("stopped", flush=True)
     return 0

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import argparse
 
-from ..model import bundled_models, load_model
+from ..core.model import bundled_models, load_model
 from .table import format_table
 
 

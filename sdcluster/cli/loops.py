@@ -6,8 +6,8 @@ import logging
 from pathlib import Path
 
 from ..errors import OutputError, ParameterError
-from ..io import atomic_write_text, write_dataset
-from ..params import parse_assignment
+from ..outputs.io import atomic_write_text, write_dataset
+from ..scenarios.params import parse_assignment
 from .table import format_table
 
 log = logging.getLogger(__name__)
@@ -38,14 +38,14 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
 
 def loops_command(args: argparse.Namespace) -> int:
     from ..analysis import loops
-    from ..model import load_model
+    from ..core.model import load_model
 
     if args.output is not None and not args.output.is_dir():
         raise OutputError(f"{args.output}: output folder does not exist (create it first)")
     target = str(args.target)
     runs = []
     if target.split("#")[0].lower().endswith((".yaml", ".yml")):
-        from ..scenario import load_scenarios
+        from ..scenarios.scenario import load_scenarios
 
         if args.assignments:
             raise ParameterError("--set applies to a model run; with a scenario file put parameters in the scenario")
@@ -85,7 +85,7 @@ def loops_command(args: argparse.Namespace) -> int:
 def _write(outdir: Path, frame, runs, stage_variable: str | None, stock: str | None) -> None:
     from ..analysis import loops
     from ..analysis.plot import dominance_figure
-    from ..plot import save_figure
+    from ..outputs.plot import save_figure
 
     atomic_write_text(outdir / "loops.csv", frame.to_csv(index=False))
     for name, _, ds in runs:

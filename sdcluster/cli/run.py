@@ -8,8 +8,8 @@ from pathlib import Path
 import xarray as xr
 
 from ..errors import ParameterError
-from ..io import check_output_path, write_dataset
-from ..params import parse_assignment
+from ..outputs.io import check_output_path, write_dataset
+from ..scenarios.params import parse_assignment
 from .table import format_table
 
 log = logging.getLogger(__name__)
@@ -52,7 +52,7 @@ def run(args: argparse.Namespace) -> int:
 
 
 def _run_model(targets: list[str], args: argparse.Namespace, outputs: list[str] | None) -> xr.Dataset:
-    from ..model import load_model
+    from ..core.model import load_model
 
     if len(targets) != 1:
         raise ParameterError(f"run takes one model or several scenario files (.yaml); got {targets}")
@@ -64,7 +64,7 @@ def _run_model(targets: list[str], args: argparse.Namespace, outputs: list[str] 
 
 
 def _run_scenarios(targets: list[str], args: argparse.Namespace, outputs: list[str] | None) -> xr.Dataset:
-    from ..simulate import run_scenarios
+    from ..scenarios.simulate import run_scenarios
 
     if args.assignments or any(v is not None for v in (args.final_time, args.time_step, args.saveper)):
         raise ParameterError("--set and time overrides apply to a model run; with scenario files put "

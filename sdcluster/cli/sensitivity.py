@@ -2,7 +2,7 @@
 
 Writes into the output folder ``sensitivity.csv``, ``sensitivity.md``,
 ``figures/tornado_<k>.png`` (one per KPI) and, last, ``manifest.json``; the
-folder is replaced whole (see :func:`sdcluster.io.atomic_output_dir`).
+folder is replaced whole (see :func:`sdcluster.outputs.io.atomic_output_dir`).
 """
 from __future__ import annotations
 
@@ -38,11 +38,11 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from ..io import atomic_output_dir, atomic_write_text, check_output_dir
-    from ..plot import save_figure
-    from ..plot_ensemble import plot_tornado
-    from ..sampling import load_uncertain
-    from ..sensitivity import sensitivity
+    from ..outputs.io import atomic_output_dir, atomic_write_text, check_output_dir
+    from ..outputs.plot import save_figure
+    from ..outputs.plot_ensemble import plot_tornado
+    from ..uncertainty.sampling import load_uncertain
+    from ..uncertainty.sensitivity import sensitivity
 
     uncertain = load_uncertain(args.uncertain)
     if args.runs <= 0:

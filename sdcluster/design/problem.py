@@ -7,7 +7,7 @@ bounds outside declared ranges, levers also sampled or scheduled) and returns a
 matrix ``(P, d)``. :meth:`Problem.evaluate` runs the whole population over the
 whole ensemble (``P x N`` runs, the same *N* members for every candidate:
 common random numbers) in vectorised passes of :meth:`Model.run_batch
-<sdcluster.model.Model.run_batch>` and returns every KPI run by run.
+<sdcluster.core.model.Model.run_batch>` and returns every KPI run by run.
 """
 from __future__ import annotations
 
@@ -18,10 +18,10 @@ from typing import Any, Callable, Mapping
 
 import numpy as np
 
-from ..compare import evaluate_kpi
-from ..ensemble import DEFAULT_CHUNK_SIZE, _overlay, _slice
+from ..analysis.compare import evaluate_kpi
+from ..uncertainty.ensemble import DEFAULT_CHUNK_SIZE, _overlay, _slice
 from ..errors import ParameterError, ScenarioError, SdclusterError, suggest
-from ..sampling import Samples, load_uncertain
+from ..uncertainty.sampling import Samples, load_uncertain
 from .space import PolicySpace, Setting, _roles, objective_variables, parameters_of
 
 log = logging.getLogger(__name__)
@@ -226,7 +226,7 @@ class Problem:
         """KPI values ``(1, members)`` of each hand-written scenario, all in one vectorised pass.
 
         Each scenario's parameters and policies are applied, the ensemble's samples
-        put on top (as :func:`sdcluster.ensemble.run_ensemble` does), and the
+        put on top (as :func:`sdcluster.uncertainty.ensemble.run_ensemble` does), and the
         scenarios stacked along the run axis: scenario *s* owns runs
         ``s*N .. (s+1)*N - 1``.
         """
@@ -341,7 +341,7 @@ def bind(space: PolicySpace, model: Any = None, *, runs: int | None = None, seed
         parameter's declared range, it is also sampled or scheduled; an
         objective names an unknown variable (each message names the file and field).
     """
-    from ..model import load_model
+    from ..core.model import load_model
 
     label = space.label
     ref = space.reference

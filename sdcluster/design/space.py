@@ -55,10 +55,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Mapping
 
-from ..compare import KPI, KPIError, parse_kpi
+from ..analysis.compare import KPI, KPIError, parse_kpi
 from ..errors import ScenarioError, suggest
-from ..scenario import Scenario, load_scenario, load_scenarios
-from ..scenario_files import _mapping, _number, _Problems, _read_yaml, _text, _unknown
+from ..scenarios.scenario import Scenario, load_scenario, load_scenarios
+from ..scenarios.scenario_files import _mapping, _number, _Problems, _read_yaml, _text, _unknown
 
 __all__ = ["Setting", "Instrument", "Objective", "Robustness", "PolicySpace", "load_space",
            "MEASURES", "SEARCH_FIELDS", "ALGORITHMS"]

@@ -29,7 +29,7 @@ def default_uncertainty(first_scenario: str | Path, model_name: str) -> Path | N
 
 def with_references(scenarios: list) -> list:
     """*scenarios* plus the reference each names (``reference_source``) when it was not given too."""
-    from ..scenario import load_scenarios
+    from ..scenarios.scenario import load_scenarios
 
     out = list(scenarios)
     for s in scenarios:
@@ -62,11 +62,11 @@ def build_explorer(targets: Sequence[str], *, uncertain: str | Path | None = Non
     SdclusterError
         Bad files, a model that cannot be loaded, or scenarios of different models.
     """
-    from ..ensemble import SCENARIO_SUFFIXES
+    from ..uncertainty.ensemble import SCENARIO_SUFFIXES
     from ..errors import ParameterError
-    from ..model import load_model
-    from ..sampling import load_uncertain
-    from ..simulate import _common_model, unique_scenarios
+    from ..core.model import load_model
+    from ..uncertainty.sampling import load_uncertain
+    from ..scenarios.simulate import _common_model, unique_scenarios
 
     targets = [str(t) for t in targets]
     is_scenario = [t.split("#")[0].lower().endswith(SCENARIO_SUFFIXES) for t in targets]

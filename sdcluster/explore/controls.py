@@ -7,7 +7,7 @@ never leave:
     One *instrument* per parameter that a loaded scenario schedules with a
     ``step`` policy (e.g. ``brokering budget``). The amount's range is the
     parameter's declared range minus its base value (the schedule adds to the
-    base, see :mod:`sdcluster.schedules`); start and duration lie within the
+    base, see :mod:`sdcluster.scenarios.schedules`); start and duration lie within the
     simulated period.
 ``<parameter>``
     One per uncertain parameter (the ensemble's distributions): its value in
@@ -20,12 +20,12 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Iterable, Sequence
 
 from ..errors import ParameterError, suggest
-from ..schedules import Step
+from ..scenarios.schedules import Step
 
 if TYPE_CHECKING:  # pragma: no cover
-    from ..model import Model
-    from ..sampling import Uncertain
-    from ..scenario import Scenario
+    from ..core.model import Model
+    from ..uncertainty.sampling import Uncertain
+    from ..scenarios.scenario import Scenario
 
 #: Roles of a control.
 ROLES = ("amount", "start", "duration", "uncertain")

@@ -8,7 +8,7 @@ round-trips through a URL query string (:meth:`View.query`,
 
 Each evaluation runs the *explored* scenario (the starting scenario with the
 instrument controls applied) as one vectorised batch of ``runs + 1``
-parameter sets through :func:`sdcluster.ensemble.run_ensemble`: the sampled
+parameter sets through :func:`sdcluster.uncertainty.ensemble.run_ensemble`: the sampled
 sets give the uncertainty band, the extra last set is the central run with the
 uncertain parameters at their control values. The reference scenario is run
 with the same samples (common random numbers, so "P(beats reference)" compares
@@ -34,19 +34,19 @@ import xarray as xr
 import yaml
 
 from .. import __version__
-from ..compare import COST_VARIABLE, KPI, evaluate_kpi, parse_kpi
-from ..ensemble import run_ensemble
+from ..analysis.compare import COST_VARIABLE, KPI, evaluate_kpi, parse_kpi
+from ..uncertainty.ensemble import run_ensemble
 from ..errors import ParameterError, ScenarioError, SdclusterError, suggest
-from ..io import atomic_write_text, write_dataset
-from ..lifecycle import Stage, StageError, stages
-from ..model import bundled_models
-from ..scenario import TIME_FIELDS, Policy, Scenario, scenario_from_dict
-from ..schedules import Step
+from ..outputs.io import atomic_write_text, write_dataset
+from ..analysis.lifecycle import Stage, StageError, stages
+from ..core.model import bundled_models
+from ..scenarios.scenario import TIME_FIELDS, Policy, Scenario, scenario_from_dict
+from ..scenarios.schedules import Step
 from .controls import Control, base_value_of, instrument_controls, instruments, uncertain_controls
 
 if TYPE_CHECKING:  # pragma: no cover
-    from ..model import Model
-    from ..sampling import Uncertain
+    from ..core.model import Model
+    from ..uncertainty.sampling import Uncertain
 
 #: Default number of sampled runs behind the uncertainty band.
 DEFAULT_RUNS = 200

@@ -13,7 +13,7 @@ import pytest
 
 import sdcluster
 from sdcluster.analysis import loops
-from sdcluster.lifecycle import stages
+from sdcluster.analysis.lifecycle import stages
 
 LC_REINFORCING = ["R1 agglomeration", "R2 spin-offs and attraction", "R3 knowledge spillovers"]
 LC_COMPETITION = ["B2 market saturation", "B3 wages"]

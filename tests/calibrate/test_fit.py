@@ -147,7 +147,7 @@ def test_to_scenario_plot_and_cli(logistic, obs_csv, tmp_path, monkeypatch):
     doc = yaml.safe_load(text)
     assert doc["parameters"]["growth rate"] == pytest.approx(res.values["growth rate"], rel=1e-9)
     assert (tmp_path / doc["model"]).resolve() == logistic.path.resolve()
-    from sdcluster.scenario import load_scenario
+    from sdcluster.scenarios.scenario import load_scenario
 
     applied = load_scenario(out).apply(logistic)
     assert applied["growth_rate"] == pytest.approx(res.values["growth rate"], rel=1e-9)

@@ -17,7 +17,7 @@ from sdcluster.brief.figures import frontier, highlighted
 from sdcluster.brief.findings import PolicyResult, finding
 from sdcluster.brief.questions import Question, plan_questions
 from sdcluster.cli import main
-from sdcluster.compare import parse_kpi
+from sdcluster.analysis.compare import parse_kpi
 from sdcluster.errors import ScenarioError
 
 TINY = Path(__file__).resolve().parents[1] / "scenario" / "fixtures" / "tiny.mdl"
@@ -158,12 +158,12 @@ def tiny_files(tmp_path):
 ])
 def test_bad_names_fail_before_the_first_run(tiny_files, monkeypatch, capsys, extra, message):
     """A misspelt --baseline or KPI used to fail only after every scenario had run."""
-    import sdcluster.model
+    import sdcluster.core.model
 
     def no_run(*a, **k):
         raise AssertionError("a scenario ran before the arguments were checked")
 
-    monkeypatch.setattr(sdcluster.model.Model, "run", no_run)
+    monkeypatch.setattr(sdcluster.core.model.Model, "run", no_run)
     monkeypatch.chdir(tiny_files)
     rc = main(["compare", "push.yaml", *extra, "-o", "out"])
     err = capsys.readouterr().err
@@ -183,9 +183,9 @@ def test_references_are_run_too_and_uncertainty_is_paired(tiny_files, monkeypatc
     assert unc["share_first"].sum() == pytest.approx(1.0)
     import xarray as xr
 
-    from sdcluster.ensemble import run_ensemble
-    from sdcluster.sampling import load_uncertain
-    from sdcluster.scenario import load_scenarios
+    from sdcluster.uncertainty.ensemble import run_ensemble
+    from sdcluster.uncertainty.sampling import load_uncertain
+    from sdcluster.scenarios.scenario import load_scenarios
 
     with xr.open_dataset(tiny_files / "out" / "uncertainty.nc") as ens:
         assert list(ens["scenario"].values) == ["early", "late", "base"]

@@ -205,7 +205,7 @@ def test_figures_are_byte_identical_between_runs(tmp_path):
     """Issue 18 item 7: no dates or random ids in SVG/PDF output."""
     import matplotlib.pyplot as plt
 
-    from sdcluster.plot import save_figure
+    from sdcluster.outputs.plot import save_figure
 
     def draw(folder):
         fig, ax = plt.subplots()

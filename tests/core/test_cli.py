@@ -13,7 +13,7 @@ import xarray as xr
 from sdcluster import __version__
 from sdcluster.cli import main
 from sdcluster.errors import ModelLoadError, ParameterError
-from sdcluster.params import parse_assignment
+from sdcluster.scenarios.params import parse_assignment
 
 
 def test_version(capsys):
@@ -149,5 +149,5 @@ def test_bundled_model_by_name_and_unknown_name():
 
     with pytest.raises(ModelLoadError, match="not a bundled model name"):
         sdcluster.load_model("no_such_bundled_model")
-    bundled = sdcluster.model.bundled_models()
+    bundled = sdcluster.core.model.bundled_models()
     assert all(shutil.os.path.exists(p) for p in bundled.values())

@@ -8,7 +8,7 @@ import pytest
 import xarray as xr
 
 import sdcluster
-from sdcluster.fastlookup import FastLookup
+from sdcluster.core.fastlookup import FastLookup
 
 # Arguments below, on and between the table points, and beyond both ends.
 GRID = np.concatenate([np.linspace(-3, 7, 211), [0.0, 1.0, 2.5, 5.0, 4.0, 2.0]])

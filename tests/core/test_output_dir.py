@@ -1,4 +1,4 @@
-"""``sdcluster.io.atomic_output_dir``: a folder of results is replaced whole, or not at all."""
+"""``sdcluster.outputs.io.atomic_output_dir``: a folder of results is replaced whole, or not at all."""
 from __future__ import annotations
 
 import hashlib
@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from sdcluster.errors import OutputError
-from sdcluster.io import MANIFEST, atomic_output_dir, check_output_dir
+from sdcluster.outputs.io import MANIFEST, atomic_output_dir, check_output_dir
 
 
 def write(folder: Path, files: dict[str, str]) -> None:
@@ -53,9 +53,9 @@ def test_previous_folder_is_replaced_only_on_success(tmp_path):
 
 
 def test_swap_without_renameat2(tmp_path, monkeypatch):
-    import sdcluster.io
+    import sdcluster.outputs.io
 
-    monkeypatch.setattr(sdcluster.io, "_exchange", lambda a, b: False)  # e.g. not Linux
+    monkeypatch.setattr(sdcluster.outputs.io, "_exchange", lambda a, b: False)  # e.g. not Linux
     out = tmp_path / "out"
     for text in ("first", "second"):
         with atomic_output_dir(out) as tmp:

@@ -24,7 +24,7 @@ def space_file() -> Path:
 
 @pytest.fixture(scope="session")
 def model():
-    from sdcluster.model import load_model
+    from sdcluster.core.model import load_model
 
     return load_model(FIXTURES / "two_levers.mdl")
 

@@ -8,7 +8,7 @@ import pandas as pd
 import pytest
 import xarray as xr
 
-from sdcluster.compare import evaluate_kpi
+from sdcluster.analysis.compare import evaluate_kpi
 from sdcluster.design import bind, load_space, optimize
 from sdcluster.design.outputs import write_outputs
 
@@ -84,9 +84,9 @@ def test_budgets_stop_the_search(model, space_file):
 def test_outputs_and_scenarios_round_trip(result, tmp_path):
     """Files are complete, the CSV has no comment lines, each front point runs again as a scenario file."""
     from sdcluster.cli import main
-    from sdcluster.ensemble import run_ensemble
-    from sdcluster.robustness import kpi_samples
-    from sdcluster.scenario import load_scenario
+    from sdcluster.uncertainty.ensemble import run_ensemble
+    from sdcluster.uncertainty.robustness import kpi_samples
+    from sdcluster.scenarios.scenario import load_scenario
 
     out = write_outputs(result, tmp_path / "out")
     assert not list(tmp_path.glob(".out.*"))  # the temporary folder was renamed, nothing left behind
@@ -149,7 +149,7 @@ def test_failed_write_leaves_nothing_that_looks_complete(result, tmp_path, monke
 
 def test_xmile_twin_gives_the_same_front(result, space_file):
     """The same search on the XMILE twin of the test model (tools/mdl2xmile.py) finds the same front."""
-    from sdcluster.model import load_model
+    from sdcluster.core.model import load_model
 
     twin = optimize(space_file, model=load_model(FIXTURES / "two_levers.xmile"))
     np.testing.assert_array_equal(twin.X, result.X)

@@ -4,7 +4,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from sdcluster.compare import parse_kpi
+from sdcluster.analysis.compare import parse_kpi
 from sdcluster.design.robust import robust_value, to_minimise
 from sdcluster.design.space import Objective, Robustness
 

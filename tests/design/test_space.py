@@ -56,7 +56,7 @@ def test_file_errors_name_field_and_fix(space_dir, change, expected):
 @pytest.fixture()
 def no_runs(monkeypatch):
     """Make any model run fail the test: checks must happen before the first run."""
-    from sdcluster.model import Model
+    from sdcluster.core.model import Model
 
     def boom(*args, **kwargs):  # pragma: no cover - reached only on a regression
         raise AssertionError("a model run happened before the space was checked")

@@ -7,10 +7,10 @@ import pytest
 import xarray as xr
 
 from sdcluster.cli import main
-from sdcluster.ensemble import run_ensemble
-from sdcluster.plot_ensemble import plot_bands, plot_kpi_distributions, plot_tornado
-from sdcluster.robustness import kpi_samples
-from sdcluster.sampling import load_uncertain
+from sdcluster.uncertainty.ensemble import run_ensemble
+from sdcluster.outputs.plot_ensemble import plot_bands, plot_kpi_distributions, plot_tornado
+from sdcluster.uncertainty.robustness import kpi_samples
+from sdcluster.uncertainty.sampling import load_uncertain
 
 
 def test_ensemble_command_writes_results_table_and_figures(fixtures, tmp_path, capsys):
@@ -154,7 +154,7 @@ def test_size_guard_refuses_before_running_and_names_the_options(fixtures, tmp_p
 
 
 def test_size_estimate_matches_the_written_file(fixtures, tmp_path):
-    from sdcluster.ensemble import EnsembleSize
+    from sdcluster.uncertainty.ensemble import EnsembleSize
 
     samples = load_uncertain(fixtures / "uncertain.yaml").sample(500)
     ds = run_ensemble([fixtures / "baseline.yaml", fixtures / "capped.yaml"], samples, outputs=["stock a"])

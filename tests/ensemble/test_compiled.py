@@ -1,4 +1,4 @@
-"""The compiled path (sdcluster.compiled) equals plain PySD to 1e-9, falls back with a reason, and
+"""The compiled path (sdcluster.core.compiled) equals plain PySD to 1e-9, falls back with a reason, and
 refuses a tampered artefact."""
 from __future__ import annotations
 
@@ -11,9 +11,9 @@ import numpy as np
 import pytest
 
 import sdcluster
-import sdcluster.compiled
-from sdcluster.compiled import build
-from sdcluster.schedules import Pulse, Ramp, Step, Table
+import sdcluster.core.compiled
+from sdcluster.core.compiled import build
+from sdcluster.scenarios.schedules import Pulse, Ramp, Step, Table
 
 _REPO = Path(__file__).resolve().parents[2]
 BUNDLED = sorted((_REPO / "models").glob("*.mdl")) + sorted((_REPO / "models").glob("*.xmile"))
@@ -100,7 +100,7 @@ def test_schedules_compiled_equal_pysd_engine():
 
 def test_uncompilable_model_falls_back_with_logged_reason(fixtures, caplog):
     model = sdcluster.load_model(fixtures / "unsupported.mdl")
-    with caplog.at_level(logging.INFO, logger="sdcluster.model"):
+    with caplog.at_level(logging.INFO, logger="sdcluster.core.model"):
         ds = model.run(outputs=["level"])
     assert model.compiled is None and "DelayFixed" in model.compile_failure
     assert "cannot compile" in caplog.text and "DelayFixed" in caplog.text
@@ -123,7 +123,7 @@ def compiled_cache(tmp_path_factory):
     root = tmp_path_factory.mktemp("compiled-cache")
     mp = pytest.MonkeyPatch()
     mp.setenv("SDCLUSTER_CACHE_DIR", str(root))
-    mp.setattr(sdcluster.compiled, "_COMPILED", {})
+    mp.setattr(sdcluster.core.compiled, "_COMPILED", {})
     try:
         reference = sdcluster.load_model(CORE / "small_cluster.mdl").run()
     finally:
@@ -164,12 +164,12 @@ def test_tampered_compiled_artefact_is_rebuilt(compiled_cache, tmp_path, monkeyp
     root, reference = compiled_cache
     shutil.copytree(root, tmp_path / "cache")
     monkeypatch.setenv("SDCLUSTER_CACHE_DIR", str(tmp_path / "cache"))
-    monkeypatch.setattr(sdcluster.compiled, "_COMPILED", {})  # as in a new process
+    monkeypatch.setattr(sdcluster.core.compiled, "_COMPILED", {})  # as in a new process
     assert sdcluster.load_model(CORE / "small_cluster.mdl").compiled.from_cache
     (entry,) = list((tmp_path / "cache" / ".compiled").iterdir())
     _tamper(entry, "machine code")
-    monkeypatch.setattr(sdcluster.compiled, "_COMPILED", {})
-    with caplog.at_level(logging.WARNING, logger="sdcluster.compiled.build"):
+    monkeypatch.setattr(sdcluster.core.compiled, "_COMPILED", {})
+    with caplog.at_level(logging.WARNING, logger="sdcluster.core.compiled.build"):
         model = sdcluster.load_model(CORE / "small_cluster.mdl")
         again = model.run()
     assert "was modified" in caplog.text

@@ -63,7 +63,7 @@ def cluster(tmp_path_factory: pytest.TempPathFactory):
 
 @pytest.mark.slow
 def test_cli_ensemble_on_a_real_scheduler(cluster: str, tmp_path: Path) -> None:
-    from sdcluster.ensemble import run_ensemble
+    from sdcluster.uncertainty.ensemble import run_ensemble
 
     from sdcluster.cli import main
 

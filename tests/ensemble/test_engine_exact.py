@@ -81,7 +81,7 @@ def test_initial_value_constants_set_stock_initial_values_per_run(functions_mode
 def test_delay_order_difference_falls_back_to_single_runs(functions_model, caplog):
     # DELAY3 with a delay time below 3 time steps: PySD lowers the order, run by run
     delay = np.array([0.5, 4.0, 0.6])
-    with caplog.at_level(logging.INFO, logger="sdcluster.engine"):
+    with caplog.at_level(logging.INFO, logger="sdcluster.core.engine"):
         batch = functions_model.run_batch({"delay time": delay}, check_limits=False, outputs=["stock a"])
     assert "one by one" in caplog.text and "delay_time" not in caplog.text.split("one by one")[0]
     assert "outflow" in caplog.text or "delay" in caplog.text.lower()

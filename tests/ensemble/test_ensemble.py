@@ -7,10 +7,10 @@ import time
 import numpy as np
 import pytest
 
-from sdcluster.ensemble import run_ensemble
+from sdcluster.uncertainty.ensemble import run_ensemble
 from sdcluster.errors import ParameterError, RunError
-from sdcluster.sampling import Uncertain, Uniform, load_uncertain
-from sdcluster.scenario import load_scenario
+from sdcluster.uncertainty.sampling import Uncertain, Uniform, load_uncertain
+from sdcluster.scenarios.scenario import load_scenario
 
 RTOL = 1e-9
 
@@ -82,7 +82,7 @@ def test_unreachable_scheduler_fails_clearly_within_timeout(functions_model, sam
 
 def test_nan_runs_reported_and_kept(functions_model, caplog):
     init = np.array([10.0, -5.0, 20.0, -1.0])
-    with caplog.at_level(logging.WARNING, logger="sdcluster.ensemble"):
+    with caplog.at_level(logging.WARNING, logger="sdcluster.uncertainty.ensemble"):
         ds = run_ensemble(functions_model, {"initial a": init}, outputs=["shape", "stock a"],
                           allow_out_of_range=True)
     assert ds.failed.values.tolist() == [False, True, False, True]

@@ -5,9 +5,9 @@ import numpy as np
 import pytest
 import xarray as xr
 
-from sdcluster.compare import evaluate_kpi
+from sdcluster.analysis.compare import evaluate_kpi
 from sdcluster.errors import SdclusterError
-from sdcluster.robustness import (beat_probability, kpi_samples, percentile_bands, robustness_table,
+from sdcluster.uncertainty.robustness import (beat_probability, kpi_samples, percentile_bands, robustness_table,
                                   share_first)
 
 

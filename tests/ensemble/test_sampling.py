@@ -6,7 +6,7 @@ import pytest
 from scipy import stats
 
 from sdcluster.errors import ParameterError
-from sdcluster.sampling import (LogNormal, Normal, Triangular, TruncatedNormal, Uncertain, Uniform,
+from sdcluster.uncertainty.sampling import (LogNormal, Normal, Triangular, TruncatedNormal, Uncertain, Uniform,
                                 distribution_from_dict, load_uncertain, unit_sample)
 
 

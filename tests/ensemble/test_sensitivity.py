@@ -5,8 +5,8 @@ import numpy as np
 import pytest
 
 from sdcluster.errors import ParameterError
-from sdcluster.sampling import load_uncertain
-from sdcluster.sensitivity import ranked, sensitivity
+from sdcluster.uncertainty.sampling import load_uncertain
+from sdcluster.uncertainty.sensitivity import ranked, sensitivity
 
 
 @pytest.fixture(scope="module")

@@ -12,8 +12,8 @@ import yaml
 import xarray as xr
 
 from sdcluster.cli import main
-from sdcluster.lifecycle import STAGES, stages
-from sdcluster.schedules import Step
+from sdcluster.analysis.lifecycle import STAGES, stages
+from sdcluster.scenarios.schedules import Step
 
 pytestmark = pytest.mark.browser
 
@@ -75,7 +75,7 @@ def test_typing_and_sliding_update_chart_and_cards_to_direct_runs(page, small_ur
     np.testing.assert_allclose(page.evaluate(TRACE_JS, ["stock_a", "reference"]), reference, rtol=1e-9)
     assert card(page, "card-gain") == pytest.approx(expected[-1] - reference[-1], rel=1e-9)
     assert page.evaluate(TRACE_JS, ["stock_a", "low"]) is not None  # the band is drawn
-    # life-cycle stage labels: those of the explored trajectory (sdcluster.lifecycle)
+    # life-cycle stage labels: those of the explored trajectory (sdcluster.analysis.lifecycle)
     labels = page.evaluate("() => document.querySelector('#chart .js-plotly-plot').layout.annotations"
                            ".map(a => a.text)")
     run = xr.DataArray(expected, coords={"time": np.arange(0, 40.25, 0.25)}, dims="time", name="stock_a")

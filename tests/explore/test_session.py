@@ -12,7 +12,7 @@ from sdcluster.cli import main
 from sdcluster.errors import ParameterError, ScenarioError
 from sdcluster.explore import build_explorer
 from sdcluster.explore.session import EXPLORED, View
-from sdcluster.schedules import Step
+from sdcluster.scenarios.schedules import Step
 
 
 
@@ -56,8 +56,8 @@ def test_central_run_equals_a_direct_model_run(small_explorer):
 
 
 def test_p_beats_reference_pairs_runs_with_common_random_numbers(small_explorer, small_dir):
-    from sdcluster.ensemble import run_ensemble
-    from sdcluster.scenario import load_scenarios
+    from sdcluster.uncertainty.ensemble import run_ensemble
+    from sdcluster.scenarios.scenario import load_scenarios
 
     ex = small_explorer
     view = ex.default_view()
@@ -135,7 +135,7 @@ def test_a_bare_model_with_an_instrument_and_no_band(tmp_path, small_dir):
 
 def test_scenarios_on_different_time_grids_are_refused(small_explorer, small_dir):
     from sdcluster.explore.session import Explorer
-    from sdcluster.scenario import scenario_from_dict
+    from sdcluster.scenarios.scenario import scenario_from_dict
 
     short = scenario_from_dict({"name": "short", "time": {"final_time": 20}}, base_dir=small_dir)
     longer = scenario_from_dict({"name": "longer"}, base_dir=small_dir)
@@ -145,7 +145,7 @@ def test_scenarios_on_different_time_grids_are_refused(small_explorer, small_dir
 
 def test_a_scenarios_own_reference_is_loaded_when_not_given(small_dir):
     from sdcluster.explore import with_references
-    from sdcluster.scenario import load_scenarios
+    from sdcluster.scenarios.scenario import load_scenarios
 
     boost = load_scenarios(small_dir / "subsidy.yaml")[0]
     boost.reference, boost.reference_source = "baseline", str(small_dir / "baseline.yaml")

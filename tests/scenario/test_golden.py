@@ -7,7 +7,7 @@ import pytest
 import sdcluster
 from sdcluster.cli import main
 from sdcluster.errors import DataError
-from sdcluster.golden import compare_to_golden, read_golden, write_golden
+from sdcluster.scenarios.golden import compare_to_golden, read_golden, write_golden
 
 BASE = """\
 model: tiny.mdl

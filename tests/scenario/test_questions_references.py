@@ -6,7 +6,7 @@ import textwrap
 import pytest
 
 from sdcluster.errors import ScenarioError
-from sdcluster.scenario import load_scenario, load_scenarios
+from sdcluster.scenarios.scenario import load_scenario, load_scenarios
 
 BASE = """\
 model: tiny.mdl

@@ -10,8 +10,8 @@ import pytest
 
 import sdcluster
 from sdcluster.errors import ScenarioError
-from sdcluster.scenario import Policy, Scenario
-from sdcluster.schedules import Pulse, Step
+from sdcluster.scenarios.scenario import Policy, Scenario
+from sdcluster.scenarios.schedules import Pulse, Step
 
 from pathlib import Path
 

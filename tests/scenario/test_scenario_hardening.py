@@ -6,7 +6,7 @@ from pathlib import Path
 import pytest
 
 from sdcluster.errors import ScenarioError
-from sdcluster.scenario import load_scenarios
+from sdcluster.scenarios.scenario import load_scenarios
 
 SECRET = "root:x:0:0:root:/root:/bin/bash\ndaemon:x:1:1:daemon:/usr/sbin\nTOPSECRET-LAST-LINE\n"
 

@@ -9,8 +9,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from sdcluster.errors import ScenarioError
-from sdcluster.scenario import Policy, Scenario, load_scenario, load_scenarios, scenario_from_dict
-from sdcluster.schedules import Step, Table
+from sdcluster.scenarios.scenario import Policy, Scenario, load_scenario, load_scenarios, scenario_from_dict
+from sdcluster.scenarios.schedules import Step, Table
 
 BASE = """\
 model: tiny.mdl
@@ -480,7 +480,7 @@ def test_alias_bomb_is_rejected_quickly(folder):
 def test_extreme_schedule_numbers_do_not_crash(tiny_model):
     import numpy as np
 
-    from sdcluster.schedules import Pulse, Ramp
+    from sdcluster.scenarios.schedules import Pulse, Ramp
 
     p = Pulse(start=-1e100, width=1e-300, every=1e-300, end=1e100, amount=1)
     assert np.isfinite(p(np.array([0.0, 1e99]))).all()
@@ -504,7 +504,7 @@ def test_symlink_loop(folder):
 def test_many_policies_validate_quickly(tiny_model):
     import time
 
-    from sdcluster.schedules import Pulse
+    from sdcluster.scenarios.schedules import Pulse
 
     policies = [Policy("brokering budget", Pulse(start=k, width=0.5, amount=1)) for k in range(5000)]
     policies.append(Policy("brokering budget", Pulse(start=100.25, width=0.5, amount=1)))

@@ -7,8 +7,8 @@ import numpy as np
 import pytest
 
 from sdcluster.errors import ScenarioError
-from sdcluster.scenario import ScheduledValue
-from sdcluster.schedules import Pulse, Ramp, Step, Table
+from sdcluster.scenarios.scenario import ScheduledValue
+from sdcluster.scenarios.schedules import Pulse, Ramp, Step, Table
 
 
 def accumulated(target: float, dt: float) -> float:

@@ -10,7 +10,7 @@ import pandas as pd
 import pytest
 
 import sdcluster
-from sdcluster.scenario import load_scenarios
+from sdcluster.scenarios.scenario import load_scenarios
 
 ROOT = Path(__file__).resolve().parents[2]
 FILES = sorted((ROOT / "scenarios").glob("*.yaml"))
@@ -114,7 +114,7 @@ def test_comparable_single_instrument_budgets(library):
 
 
 def test_compare_kpis_per_unit_cost(library):
-    table = sdcluster.compare.kpi_table(library, ["value_added:cum/cost", "firms@30"], baseline="baseline")
+    table = sdcluster.analysis.compare.kpi_table(library, ["value_added:cum/cost", "firms@30"], baseline="baseline")
     per_cost = table[table["kpi"].str.contains("cost")].set_index("scenario")["value"]
     assert np.isnan(per_cost["baseline"])
     assert np.isfinite(per_cost["brokering"])
@@ -122,7 +122,7 @@ def test_compare_kpis_per_unit_cost(library):
 
 def test_dead_or_collapsed_clusters_are_not_mature(library):
     """Stages of the bundled runs: thin air never forms a cluster, the shock collapses it, renewal restarts it."""
-    from sdcluster.lifecycle import stages_by_scenario
+    from sdcluster.analysis.lifecycle import stages_by_scenario
 
     st = {k: [s.name for s in v] for k, v in stages_by_scenario(library["firms"]).items()}
     assert st["thin_air"] == ["no cluster"]  # 3 -> 2.5 firms (was "maturity 0-60")
@@ -139,7 +139,7 @@ def test_each_policy_is_compared_with_its_own_reference(library):
 
     names = [str(s) for s in library["scenario"].values]
     questions = plan_questions(names, definitions_of(library))
-    table = sdcluster.compare.kpi_table(library, ["firms@end", "firms@end/cost"], questions=questions)
+    table = sdcluster.analysis.compare.kpi_table(library, ["firms@end", "firms@end/cost"], questions=questions)
     rows = table[table.kpi == "firms@end"].set_index("scenario")
     assert rows.at["technology_shock_renewal", "reference"] == "technology_shock"
     assert rows.at["technology_shock_renewal", "delta"] == pytest.approx(157.9 - 67.8, abs=0.5)

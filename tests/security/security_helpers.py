@@ -18,7 +18,7 @@ def translate_only(model: Path, workdir: Path) -> Path:
     Returns the translated main module. Used to test the allow-list on real
     PySD output independently of the cache.
     """
-    from sdcluster.translate import _translate_without_import, model_format
+    from sdcluster.core.translate import _translate_without_import, model_format
 
     copy = workdir / model.name
     shutil.copy(model, copy)

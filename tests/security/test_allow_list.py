@@ -7,7 +7,7 @@ import pytest
 from security_helpers import LEGAL, translate_only
 
 from sdcluster.errors import UnsafeModelError
-from sdcluster.safety import check_translated_source
+from sdcluster.core.safety import check_translated_source
 
 MODEL = LEGAL / "unusual_names.mdl"
 
@@ -160,7 +160,7 @@ def test_check_translated_file_missing_macro(tmp_path: Path) -> None:
     py = translate_only(LEGAL / "macros_and_data.mdl", tmp_path)
     (tmp_path / "stock_macro.py").unlink()
     with pytest.raises(UnsafeModelError, match="cannot read"):
-        from sdcluster.safety import check_translated_file
+        from sdcluster.core.safety import check_translated_file
 
         check_translated_file(py, LEGAL / "macros_and_data.mdl")
 
@@ -178,7 +178,7 @@ def test_coding_cookie_is_refused(genuine: str, tmp_path: Path) -> None:
         check_translated_source(source, model_file=str(MODEL))
     py = tmp_path / "model.py"
     py.write_bytes(source.encode("utf-8"))
-    from sdcluster.safety import check_translated_file
+    from sdcluster.core.safety import check_translated_file
 
     with pytest.raises(UnsafeModelError, match="encoding"):
         check_translated_file(py, MODEL)

@@ -134,7 +134,7 @@ def test_entry_with_unlisted_file_is_discarded(warm, extra: str) -> None:
 
 def test_checked_text_is_what_runs(warm, marker: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """No time-of-check/time-of-use gap: a file swapped after the check is never read again."""
-    import sdcluster.translate as tr
+    import sdcluster.core.translate as tr
 
     entry, clean, reference = warm
     real = tr._check_safety

@@ -28,7 +28,7 @@ from security_helpers import HOSTILE, LEGAL, MARKER_ENV, cache_entries, translat
 
 import sdcluster
 from sdcluster.errors import ModelLoadError, UnsafeModelError
-from sdcluster.safety import check_translated_source
+from sdcluster.core.safety import check_translated_source
 
 #: comment breakouts that now load as text: file -> (variable, text kept in its description)
 NEUTRALISED = {

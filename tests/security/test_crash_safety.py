@@ -30,7 +30,7 @@ MODEL = LEGAL / "unusual_names.mdl"
 #: a writer that writes half of its bytes to the temporary file, then stalls
 _DIRECT = r'''
 import sys, time
-from sdcluster.io import atomic_write
+from sdcluster.outputs.io import atomic_write
 payload = b"NEW-" + b"x" * 1_000_000
 def slow_writer(tmp):
     with open(tmp, "wb") as fh:

@@ -22,8 +22,8 @@ from hypothesis import strategies as st
 
 from sdcluster.calibrate.data import Observations, read_csv
 from sdcluster.errors import DataError, ParameterError, ScenarioError
-from sdcluster.params import parse_assignment
-from sdcluster.scenario import Scenario, load_scenario
+from sdcluster.scenarios.params import parse_assignment
+from sdcluster.scenarios.scenario import Scenario, load_scenario
 
 pytestmark = pytest.mark.skipif(sys.platform == "win32", reason="uses SIGALRM")
 

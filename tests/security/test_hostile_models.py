@@ -22,7 +22,7 @@ from security_helpers import HOSTILE, MARKER_ENV, cache_entries, translate_only
 
 import sdcluster
 from sdcluster.errors import UnsafeModelError
-from sdcluster.safety import check_translated_source
+from sdcluster.core.safety import check_translated_source
 
 #: file -> (field named in the error, variable named in the error)
 EXPLOITS = {

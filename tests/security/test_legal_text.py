@@ -18,7 +18,7 @@ import pytest
 from security_helpers import LEGAL, translate_only
 
 import sdcluster
-from sdcluster.safety import PYSD_IMPORTS, check_translated_file
+from sdcluster.core.safety import PYSD_IMPORTS, check_translated_file
 
 RUNNABLE = ["unusual_names.mdl", "unusual_text.xmile"]
 TRANSLATE_ONLY = ["all_statefuls.mdl", "lookups_subscripts_allocation.mdl",

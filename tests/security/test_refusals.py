@@ -16,7 +16,7 @@ from security_helpers import HOSTILE, cache_entries
 
 import sdcluster
 from sdcluster.errors import ModelLoadError
-from sdcluster.model_input import MAX_MODEL_BYTES
+from sdcluster.core.model_input import MAX_MODEL_BYTES
 
 BASE = (HOSTILE / "inert_units.mdl").read_text(encoding="utf-8")
 XMILE = (HOSTILE / "xmile_inert_units.xmile").read_text(encoding="utf-8")

@@ -33,7 +33,7 @@ as the exception's ``problems`` attribute). Malformed input of any kind raises
 
 This module holds the data model (:class:`Scenario`, :class:`Policy`) and the
 checks against a model's catalogue; file reading and ``extends`` resolution
-are in :mod:`sdcluster.scenario_files`.
+are in :mod:`sdcluster.scenarios.scenario_files`.
 """
 from __future__ import annotations
 
@@ -48,11 +48,11 @@ from typing import TYPE_CHECKING, Any, Iterable, Mapping, Sequence
 
 import numpy as np
 
-from .errors import ScenarioError, SdclusterError, suggest
+from ..errors import ScenarioError, SdclusterError, suggest
 from .schedules import Schedule
 
 if TYPE_CHECKING:  # pragma: no cover
-    from .model import Model, VariableInfo
+    from ..core.model import Model, VariableInfo
 
 log = logging.getLogger(__name__)
 
@@ -74,7 +74,7 @@ class Policy:
     parameter : str
         The parameter's model name or Python name.
     schedule : Schedule
-        A :mod:`sdcluster.schedules` object; its value is added to the
+        A :mod:`sdcluster.scenarios.schedules` object; its value is added to the
         parameter's base value.
     description : str
         Optional note from the file.
@@ -196,7 +196,7 @@ class Scenario:
         return d
 
     def run_kwargs(self) -> dict[str, float]:
-        """Time settings as keyword arguments for :meth:`Model.run <sdcluster.model.Model.run>`."""
+        """Time settings as keyword arguments for :meth:`Model.run <sdcluster.core.model.Model.run>`."""
         return {k: self.time[k] for k in TIME_FIELDS if k in self.time}
 
     # -- validation against a model ------------------------------------------
@@ -209,7 +209,7 @@ class Scenario:
         Parameters
         ----------
         model
-            A loaded :class:`~sdcluster.model.Model`.
+            A loaded :class:`~sdcluster.core.model.Model`.
         allow_out_of_range
             Report values outside a parameter's declared range as warnings
             (logged and returned) instead of errors.

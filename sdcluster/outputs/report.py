@@ -24,10 +24,10 @@ from typing import Any, Mapping, Sequence
 import pandas as pd
 import xarray as xr
 
-from . import __version__
-from .compare import _fmt_num, time_units
+from .. import __version__
+from ..analysis.compare import _fmt_num, time_units
 from .io import atomic_write_text
-from .lifecycle import Stage
+from ..analysis.lifecycle import Stage
 
 log = logging.getLogger(__name__)
 
@@ -280,7 +280,7 @@ def build_report(
     ds
         Results with dims ``(scenario, time)``; its attrs supply scenario definitions and provenance.
     table
-        KPI table from :func:`sdcluster.compare.kpi_table`.
+        KPI table from :func:`sdcluster.analysis.compare.kpi_table`.
     baseline
         Baseline scenario (default ``table.attrs['baseline']``); ``None`` when each
         scenario has its own reference.

@@ -2,7 +2,7 @@
 
 Declare uncertain parameters in Python::
 
-    from sdcluster.sampling import Uncertain, Uniform, Normal
+    from sdcluster.uncertainty.sampling import Uncertain, Uniform, Normal
     u = Uncertain({"initial firms": Uniform(10, 30), "normal attraction fraction": Normal(0.07, 0.01)},
                   method="lhs", seed=42)
     samples = u.sample(1000)          # Samples: {name: array of 1000 values}
@@ -37,7 +37,7 @@ import numpy as np
 import yaml
 from scipy import stats
 
-from .errors import ParameterError, suggest
+from ..errors import ParameterError, suggest
 
 __all__ = ["Distribution", "Uniform", "Normal", "TruncatedNormal", "Triangular", "LogNormal",
            "DISTRIBUTIONS", "METHODS", "Uncertain", "Samples", "distribution_from_dict",

@@ -56,7 +56,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Iterable, Iterator, Mapping, Optional, Union
 
-from .errors import ModelLoadError, UnsafeModelError
+from ..errors import ModelLoadError, UnsafeModelError
 
 __all__ = ["check_translated_source", "check_translated_sources", "check_translated_file",
            "guarded_translation", "literal_value"]

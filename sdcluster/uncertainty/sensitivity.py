@@ -1,12 +1,12 @@
 """Global sensitivity of KPIs to uncertain parameters: Sobol and Morris indices (SALib).
 
->>> from sdcluster.sampling import load_uncertain
+>>> from sdcluster.uncertainty.sampling import load_uncertain
 >>> u = load_uncertain("params.yaml")                                              # doctest: +SKIP
 >>> table = sensitivity("scenarios/baseline.yaml", u, ["firms@30"], method="sobol", n=512)  # doctest: +SKIP
 
 Both methods sample *probabilities* ``u`` in the unit hypercube with SALib and
 map them to parameter values with each distribution's inverse CDF
-(:meth:`sdcluster.sampling.Distribution.ppf`), so the indices refer to the
+(:meth:`sdcluster.uncertainty.sampling.Distribution.ppf`), so the indices refer to the
 declared distributions, whatever their shape:
 
 - **Sobol** (Saltelli sampling, ``n * (d + 2)`` runs without second-order
@@ -18,7 +18,7 @@ declared distributions, whatever their shape:
   (from its 1 % to its 99 % quantile, in ``levels`` steps), in KPI units;
   ``sigma`` signals non-linearity or interactions.
 
-The runs go through :func:`sdcluster.ensemble.run_ensemble` (vectorised,
+The runs go through :func:`sdcluster.uncertainty.ensemble.run_ensemble` (vectorised,
 parallel or on Dask); runs that fail (NaN KPI) make SALib's estimates NaN, and
 are reported.
 """
@@ -30,8 +30,8 @@ from typing import Any, Iterable
 import numpy as np
 import pandas as pd
 
-from .compare import KPI, parse_kpis
-from .errors import ParameterError, SdclusterError, suggest
+from ..analysis.compare import KPI, parse_kpis
+from ..errors import ParameterError, SdclusterError, suggest
 from .ensemble import run_ensemble
 from .robustness import kpi_samples
 from .sampling import Uncertain
@@ -66,7 +66,7 @@ def sensitivity(target: Any, uncertain: Uncertain, kpis: Iterable[str | KPI], *,
     uncertain
         The parameters and their distributions.
     kpis
-        KPI strings (see :mod:`sdcluster.compare`); ``/cost`` KPIs are not supported here.
+        KPI strings (see :mod:`sdcluster.analysis.compare`); ``/cost`` KPIs are not supported here.
     method
         ``"sobol"`` or ``"morris"``.
     n
@@ -78,7 +78,7 @@ def sensitivity(target: Any, uncertain: Uncertain, kpis: Iterable[str | KPI], *,
     scenario
         Which scenario of a multi-scenario target.
     **ensemble
-        Passed to :func:`~sdcluster.ensemble.run_ensemble` (``workers``,
+        Passed to :func:`~sdcluster.uncertainty.ensemble.run_ensemble` (``workers``,
         ``scheduler``, ``chunk_size``, ``progress``, ``allow_out_of_range``...).
 
     Returns

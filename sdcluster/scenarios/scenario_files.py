@@ -1,8 +1,8 @@
 """Reading scenario files: safe YAML, field-by-field parsing, ``extends`` and sets.
 
 The data model and the checks against a model's catalogue live in
-:mod:`sdcluster.scenario`; this module turns files into
-:class:`~sdcluster.scenario.Scenario` objects. Every problem raises
+:mod:`sdcluster.scenarios.scenario`; this module turns files into
+:class:`~sdcluster.scenarios.scenario.Scenario` objects. Every problem raises
 :class:`~sdcluster.errors.ScenarioError` naming the file and field path; all
 problems of one file are reported together.
 """
@@ -18,7 +18,7 @@ from typing import Any, Mapping, Sequence
 
 import yaml
 
-from .errors import ScenarioError, suggest
+from ..errors import ScenarioError, suggest
 from .scenario import TIME_FIELDS, Policy, Scenario, _describe_value, _error, _norm
 from .schedules import SHAPES
 
@@ -695,7 +695,7 @@ class _Resolver:
 
 # --------------------------------------------------------------------------- entry points
 def read_scenarios(path: str | Path) -> list[Scenario]:
-    """Implementation of :func:`sdcluster.scenario.load_scenarios`."""
+    """Implementation of :func:`sdcluster.scenarios.scenario.load_scenarios`."""
     try:
         text = str(path)
         file_part, sep, member = text.partition("#") if isinstance(path, str) else (text, "", "")
@@ -714,7 +714,7 @@ def read_scenarios(path: str | Path) -> list[Scenario]:
 
 def scenario_from_mapping(definition: Mapping[str, Any], *, name: str | None = None,
                           base_dir: str | Path | None = None) -> Scenario:
-    """Implementation of :func:`sdcluster.scenario.scenario_from_dict`."""
+    """Implementation of :func:`sdcluster.scenarios.scenario.scenario_from_dict`."""
     base = Path(base_dir) if base_dir is not None else Path.cwd()
     shown = definition.get("name", name) if isinstance(definition, Mapping) else name
     label = f"scenario {_describe_value(shown or 'scenario')}"

@@ -1,8 +1,8 @@
 """How robust is a ranking of scenarios across uncertain parameters?
 
-All functions take the Dataset of :func:`sdcluster.ensemble.run_ensemble`
+All functions take the Dataset of :func:`sdcluster.uncertainty.ensemble.run_ensemble`
 (dims ``scenario``, ``run``, ``time``). KPIs use the syntax of
-:mod:`sdcluster.compare` and are evaluated by its :func:`~sdcluster.compare.evaluate_kpi`,
+:mod:`sdcluster.analysis.compare` and are evaluated by its :func:`~sdcluster.analysis.compare.evaluate_kpi`,
 run by run. Runs flagged ``failed`` (NaN/infinite outputs) are left out and counted.
 
 Definitions (per KPI, over the *valid* runs, scenarios compared within the
@@ -25,8 +25,8 @@ import numpy as np
 import pandas as pd
 import xarray as xr
 
-from .compare import KPI, KPIError, evaluate_kpi, parse_kpi, parse_kpis
-from .errors import SdclusterError
+from ..analysis.compare import KPI, KPIError, evaluate_kpi, parse_kpi, parse_kpis
+from ..errors import SdclusterError
 
 log = logging.getLogger(__name__)
 

@@ -56,10 +56,10 @@ import numpy as np
 import pandas as pd
 import xarray as xr
 
-from .errors import ScenarioError, SdclusterError, suggest
+from ..errors import ScenarioError, SdclusterError, suggest
 
 if TYPE_CHECKING:  # pragma: no cover
-    from .brief.questions import Question
+    from ..brief.questions import Question
 
 log = logging.getLogger(__name__)
 

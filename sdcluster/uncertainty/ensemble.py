@@ -1,15 +1,15 @@
 """Ensembles: many parameter sets through one model, in vectorised chunks, locally or on Dask.
 
->>> from sdcluster.sampling import Uncertain, Uniform
+>>> from sdcluster.uncertainty.sampling import Uncertain, Uniform
 >>> samples = Uncertain({"market size": Uniform(400, 800)}, seed=1).sample(10_000)   # doctest: +SKIP
 >>> ds = run_ensemble(["scenarios/baseline.yaml", "scenarios/brokering_timing.yaml"], samples)  # doctest: +SKIP
 >>> ds.firms.dims                                                                      # doctest: +SKIP
 ('scenario', 'run', 'time')
 
 How it works. The runs are cut into chunks of ``chunk_size``; each chunk is
-one call of :meth:`sdcluster.model.Model.run_batch`, which carries arrays of
+one call of :meth:`sdcluster.core.model.Model.run_batch`, which carries arrays of
 shape ``(chunk,)`` through PySD's translated equations (see
-:mod:`sdcluster.engine`) and equals the same runs made one by one with plain
+:mod:`sdcluster.core.engine`) and equals the same runs made one by one with plain
 PySD to 1e-9 relative. Chunks run one after another (``workers=1``), on a
 local process pool (``workers=k``), or on a Dask distributed cluster
 (``scheduler=`` a :class:`distributed.Client` or a scheduler address). The
@@ -45,12 +45,12 @@ from typing import TYPE_CHECKING, Any, Callable, Iterable, Mapping, Sequence
 import numpy as np
 import xarray as xr
 
-from .errors import ParameterError, RunError, ScenarioError, SdclusterError, suggest
+from ..errors import ParameterError, RunError, ScenarioError, SdclusterError, suggest
 from .sampling import Samples
 
 if TYPE_CHECKING:  # pragma: no cover
-    from .model import Model
-    from .scenario import Scenario
+    from ..core.model import Model
+    from ..scenarios.scenario import Scenario
 
 log = logging.getLogger(__name__)
 
@@ -135,7 +135,7 @@ def _saved_times(model: "Model", time: Mapping[str, float]) -> int:
 class SampledSchedule:
     """A scheduled parameter whose base value is sampled: ``value(t) = base[run] + sum(policy(t))``.
 
-    Mirrors :class:`sdcluster.scenario.ScheduledValue` with an array base, so each run gets the
+    Mirrors :class:`sdcluster.scenarios.scenario.ScheduledValue` with an array base, so each run gets the
     same arithmetic as a single run with that base value.
     """
 
@@ -217,7 +217,7 @@ def _worker_model(path: str, sha256: str) -> "Model":
     worker running several chunks in threads gets one Model per thread;
     loading is serialised.
     """
-    from .model import load_model
+    from ..core.model import load_model
 
     key = (path, sha256, threading.get_ident())
     if key not in _WORKER_MODELS:
@@ -350,8 +350,8 @@ class _Bar:
 # --------------------------------------------------------------------------- targets
 def _resolve_target(target: Any, model: Any) -> tuple["Model", list["Scenario"] | None]:
     """Return the model and the scenarios (None for a plain model ensemble)."""
-    from .model import Model, load_model
-    from .scenario import Scenario
+    from ..core.model import Model, load_model
+    from ..scenarios.scenario import Scenario
 
     if isinstance(target, Model):
         return target, None
@@ -360,7 +360,7 @@ def _resolve_target(target: Any, model: Any) -> tuple["Model", list["Scenario"] 
         isinstance(target, (list, tuple)))
     if not is_scenario:
         return load_model(target), None
-    from .simulate import _common_model, unique_scenarios
+    from ..scenarios.simulate import _common_model, unique_scenarios
 
     scenarios = unique_scenarios(target)
     return _common_model(scenarios, model), scenarios
@@ -420,11 +420,11 @@ def run_ensemble(target: Any, samples: Mapping[str, Any], *, model: Any = None,
     Parameters
     ----------
     target
-        A loaded :class:`~sdcluster.model.Model`, a model path or bundled name, or
-        scenarios: a scenario file (``.yaml``), a :class:`~sdcluster.scenario.Scenario`,
+        A loaded :class:`~sdcluster.core.model.Model`, a model path or bundled name, or
+        scenarios: a scenario file (``.yaml``), a :class:`~sdcluster.scenarios.scenario.Scenario`,
         or a list of them.
     samples
-        :class:`~sdcluster.sampling.Samples` or ``{parameter name: 1-D array}``
+        :class:`~sdcluster.uncertainty.sampling.Samples` or ``{parameter name: 1-D array}``
         (model's own or Python names), all arrays of length *N*.
     model
         Model for scenarios that name none.

@@ -1,6 +1,6 @@
 """A model file before PySD sees it: bounded reading, shape checks, neutralised free text.
 
-Three steps of the translation pipeline (:mod:`sdcluster.translate`) live here:
+Three steps of the translation pipeline (:mod:`sdcluster.core.translate`) live here:
 
 1. :func:`read_model_bytes` reads a model file only if it is a regular file
    of bounded size (a FIFO or ``/dev/zero`` is refused, not read).
@@ -28,7 +28,7 @@ import stat
 from pathlib import Path, PurePosixPath, PureWindowsPath
 from typing import Any, Iterator
 
-from .errors import ModelLoadError, UnsafeModelError
+from ..errors import ModelLoadError, UnsafeModelError
 
 #: Largest model file read (bytes). Big real models are a few MB including the sketch.
 MAX_MODEL_BYTES = 16 * 1024 * 1024

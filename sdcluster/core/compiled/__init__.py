@@ -2,7 +2,7 @@
 
 :func:`compile_translation` turns the text of a checked PySD translation into
 a :class:`CompiledModel` (code generation in :mod:`.codegen`, compilation and
-the on-disk cache in :mod:`.build`); :class:`sdcluster.engine.Engine` uses it
+the on-disk cache in :mod:`.build`); :class:`sdcluster.core.engine.Engine` uses it
 for single and batch runs when it can and falls back to its own loop (logging
 why) when the model has a construct the generator does not reproduce.
 Numbers are PySD's: same Euler scheme, same time bookkeeping, same
@@ -101,7 +101,7 @@ class CompiledModel:
         """Run once (*batch* ``None``) or *batch* times.
 
         Returns saved times and ``{py_name: array}`` as
-        :meth:`sdcluster.engine.Engine.run` does (shape ``(T,)``, or ``(T, N)``
+        :meth:`sdcluster.core.engine.Engine.run` does (shape ``(T,)``, or ``(T, N)``
         for a batch), and a boolean array telling which runs have only finite
         outputs.
         """
@@ -141,8 +141,8 @@ class CompiledModel:
 
 def _tabulate(scheduled: list[Callable], times: np.ndarray, a: int, b: int, per_run: bool) -> np.ndarray:
     """Values of the scheduled parameters on the time grid: ``(runs or 1, T, n_scheduled)``."""
-    from ..scenario import ScheduledValue
-    from ..schedules import Schedule
+    from ...scenarios.scenario import ScheduledValue
+    from ...scenarios.schedules import Schedule
 
     S = np.empty((b - a if per_run else 1, times.size, len(scheduled)))
     for k, f in enumerate(scheduled):
@@ -168,8 +168,8 @@ def compile_translation(source: str, root: Path) -> CompiledModel:
     Parameters
     ----------
     source
-        Text of a PySD translation that passed :mod:`sdcluster.safety`
-        (read through :func:`sdcluster.translate.checked_source`).
+        Text of a PySD translation that passed :mod:`sdcluster.core.safety`
+        (read through :func:`sdcluster.core.translate.checked_source`).
     root
         Translation cache root (compiled kernels are cached under it).
 

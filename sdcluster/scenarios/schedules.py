@@ -44,7 +44,7 @@ from typing import Any, ClassVar
 
 import numpy as np
 
-from .errors import ScenarioError
+from ..errors import ScenarioError
 
 #: Relative tolerance with which a time counts as having reached a boundary.
 TIME_TOLERANCE = 1e-9

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import math
 
-from .errors import ParameterError
+from ..errors import ParameterError
 
 
 def parse_assignment(text: str) -> tuple[str, float]:

@@ -3,7 +3,7 @@
 PySD writes its translation next to the model file. sdcluster never does: the
 model bytes are copied into a private working folder inside the user cache,
 translated there *without importing the result*, checked by
-:mod:`sdcluster.safety`, and the finished entry is published with one atomic
+:mod:`sdcluster.core.safety`, and the finished entry is published with one atomic
 ``rename``. Two processes translating the same new model both succeed: the
 first rename wins and the loser adopts the winner's entry.
 
@@ -39,7 +39,7 @@ from typing import Mapping
 
 import pysd
 
-from .errors import ModelLoadError, UnsafeModelError
+from ..errors import ModelLoadError, UnsafeModelError
 
 log = logging.getLogger(__name__)
 
@@ -59,7 +59,7 @@ class Translation:
 
     ``sources`` holds the text of every module of the entry (``model.py`` and
     any macro modules) exactly as it was hashed and checked by the allow-list;
-    run it with :func:`sdcluster.checked_load.load_pysd_model` (or read it
+    run it with :func:`sdcluster.core.checked_load.load_pysd_model` (or read it
     with :func:`checked_source`), never by importing ``py_file``.
     """
 
@@ -208,7 +208,7 @@ def _translate_without_import(copy: Path, fmt: str, original: Path) -> tuple[Pat
 
     try:
         # PySD's translators ``eval`` pieces of model text; the guard limits
-        # that to literals (see sdcluster.safety). PySD's warnings name its own
+        # that to literals (see sdcluster.core.safety). PySD's warnings name its own
         # source files: they are logged in the model's terms instead.
         with guarded_translation(original), warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("always")

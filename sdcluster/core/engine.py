@@ -7,7 +7,7 @@ of derivative evaluation and state updates, same time bookkeeping (PySD's own
 :class:`~pysd.py_backend.components.Time` object), so the numbers are PySD's —
 with three differences:
 
-1. lookups are evaluated with NumPy (:mod:`sdcluster.fastlookup`);
+1. lookups are evaluated with NumPy (:mod:`sdcluster.core.fastlookup`);
 2. results are collected straight into NumPy arrays (no per-step DataFrame);
 3. parameters may be NumPy arrays of shape ``(N,)`` (or time schedules with
    an array base, see ``batch_size`` in :func:`_batch_size`): the whole model
@@ -49,7 +49,7 @@ from pysd.py_backend import statefuls as pysd_statefuls
 from pysd.py_backend.lookups import HardcodedLookups
 
 from . import fastlookup
-from .errors import RunError
+from ..errors import RunError
 
 log = logging.getLogger(__name__)
 

@@ -6,7 +6,7 @@ after sdcluster checked it and prefers a ``__pycache__/*.pyc`` whose recorded
 size and modification time match: a cache writer could plant bytecode that
 runs instead of the checked source. :func:`load_pysd_model` therefore
 replaces PySD's module loader (``Components._load``) while a model loads: the
-module text is taken from :attr:`sdcluster.translate.Translation.sources` (the
+module text is taken from :attr:`sdcluster.core.translate.Translation.sources` (the
 very bytes that were hashed and passed the allow-list), compiled in memory and
 executed into a fresh module object. No bytecode is read or written, and
 nothing on disk is consulted between the check and the execution. The
@@ -17,7 +17,7 @@ get the checked text too); any other path goes to PySD's loader unchanged.
 The module's ``__file__`` is placed in the *model's* folder, so PySD's
 ``_root`` (used only for the data-file arguments of ``GET XLS/DIRECT``
 functions and for macro modules) is the model's folder: data files next to the
-model are found there, after :func:`sdcluster.model_input.check_data_path`
+model are found there, after :func:`sdcluster.core.model_input.check_data_path`
 accepted each of them. Macro modules resolve to their checked text by name.
 """
 from __future__ import annotations
@@ -29,7 +29,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Mapping
 
-from .errors import UnsafeModelError
+from ..errors import UnsafeModelError
 from .model_input import check_data_path
 
 def data_file_arguments(source: str) -> list[tuple[str, str]]:
@@ -82,7 +82,7 @@ def _run(checked: _Checked, name: str, fake_file: Path) -> types.ModuleType:
     previous = getattr(_current, "checked", None)
     _current.checked = checked
     try:
-        exec(code, module.__dict__)  # noqa: S102 - the text passed the allow-list (sdcluster.safety)
+        exec(code, module.__dict__)  # noqa: S102 - the text passed the allow-list (sdcluster.core.safety)
     finally:
         _current.checked = previous
     return module

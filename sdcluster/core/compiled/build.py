@@ -1,6 +1,6 @@
 """Compile a generated kernel with Numba, cached on disk under integrity hashes.
 
-Layout (``<root>`` is the translation cache, :func:`sdcluster.translate.cache_root`)::
+Layout (``<root>`` is the translation cache, :func:`sdcluster.core.translate.cache_root`)::
 
     <root>/.compiled/<key>/kernel.py         generated source (from a checked translation)
     <root>/.compiled/<key>/spec.json         how to call it (constants, defaults, outputs)
@@ -32,7 +32,7 @@ from typing import Callable
 
 log = logging.getLogger(__name__)
 
-#: Numba signature of ``kernel`` (see :mod:`sdcluster.compiled.codegen`).
+#: Numba signature of ``kernel`` (see :mod:`sdcluster.core.compiled.codegen`).
 SIGNATURE = ("void(float64[:, :], int64[:], float64[:, :, :], int64[:], float64[:], float64[:], "
              "boolean[:], int64[:], float64[:, :, :])")
 

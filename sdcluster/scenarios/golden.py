@@ -1,7 +1,7 @@
 """Golden-file drift checks: compare scenario results against a stored netCDF.
 
 A *golden file* is a netCDF written by :func:`write_golden` (``sdcluster check
---update``) from a :func:`~sdcluster.simulate.run_scenarios` Dataset. Later runs
+--update``) from a :func:`~sdcluster.scenarios.simulate.run_scenarios` Dataset. Later runs
 are compared against it value by value; a value has *moved* when
 
     |actual - golden| > atol + rtol * |golden|
@@ -21,7 +21,7 @@ from pathlib import Path
 import numpy as np
 import xarray as xr
 
-from .errors import DataError
+from ..errors import DataError
 
 log = logging.getLogger(__name__)
 
@@ -121,7 +121,7 @@ def read_golden(path: str | Path) -> xr.Dataset:
 
 def write_golden(ds: xr.Dataset, path: str | Path) -> Path:
     """Write *ds* as the golden file *path* (netCDF, atomically)."""
-    from .io import write_dataset
+    from ..outputs.io import write_dataset
 
     p = Path(path)
     if p.suffix.lower() != ".nc":
@@ -136,7 +136,7 @@ def compare_to_golden(ds: xr.Dataset, golden: xr.Dataset | str | Path, *, rtol: 
     Parameters
     ----------
     ds
-        New result, e.g. from :func:`~sdcluster.simulate.run_scenarios`.
+        New result, e.g. from :func:`~sdcluster.scenarios.simulate.run_scenarios`.
     golden
         The stored result, or the path of its netCDF file.
     rtol, atol

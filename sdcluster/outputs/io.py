@@ -31,8 +31,8 @@ from typing import Callable, Iterator
 
 import xarray as xr
 
-from . import __version__
-from .errors import OutputError
+from .. import __version__
+from ..errors import OutputError
 
 #: The file that closes every output folder: written last, it lists every other file.
 MANIFEST = "manifest.json"

@@ -1,6 +1,6 @@
 """Figures of ensembles: confidence bands, KPI distributions, sensitivity tornado.
 
-Styling (colours, labels with units, saving) comes from :mod:`sdcluster.plot`.
+Styling (colours, labels with units, saving) comes from :mod:`sdcluster.outputs.plot`.
 """
 from __future__ import annotations
 
@@ -10,9 +10,9 @@ import pandas as pd
 import xarray as xr
 from matplotlib.figure import Figure
 
-from .errors import SdclusterError, suggest
+from ..errors import SdclusterError, suggest
 from .plot import FIG_WIDTH, axis_label, scenario_styles, time_label
-from .robustness import percentile_bands
+from ..uncertainty.robustness import percentile_bands
 
 log = logging.getLogger(__name__)
 
@@ -41,7 +41,7 @@ def plot_bands(ds: xr.Dataset, variable: str, *, bands: xr.Dataset | None = None
     variable
         Variable to draw.
     bands
-        Output of :func:`sdcluster.robustness.percentile_bands` (computed when omitted).
+        Output of :func:`sdcluster.uncertainty.robustness.percentile_bands` (computed when omitted).
     baseline
         Scenario drawn in black.
     """
@@ -81,7 +81,7 @@ def plot_kpi_distributions(samples: xr.Dataset, kpi: str, *, baseline: str | Non
                            bins: int = 40, log: bool | None = None) -> Figure:
     """Histogram of one KPI over runs, one outline per scenario, medians marked.
 
-    *samples* is the result of :func:`sdcluster.robustness.kpi_samples`. *log*: logarithmic
+    *samples* is the result of :func:`sdcluster.uncertainty.robustness.kpi_samples`. *log*: logarithmic
     value axis; by default chosen when all values are positive and span more than 20x
     between their 5th and 95th percentiles.
     """

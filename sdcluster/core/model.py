@@ -20,10 +20,10 @@ import numpy as np
 import pysd
 import xarray as xr
 
-from . import __version__
+from .. import __version__
 from .checked_load import load_pysd_model
 from .engine import Engine, RunSettings, _batch_size, _run_value
-from .errors import ModelLoadError, ParameterError, RunError, suggest
+from ..errors import ModelLoadError, ParameterError, RunError, suggest
 from .translate import VENSIM_SUFFIXES, XMILE_SUFFIXES, cache_root, checked_source, translate
 
 log = logging.getLogger(__name__)
@@ -133,11 +133,11 @@ def load_model(path_or_name: str | Path, *, engine: str = "auto") -> "Model":
         A model file path, or the name of a model bundled with sdcluster.
     engine
         ``"auto"`` (default): runs use the compiled kernel
-        (:mod:`sdcluster.compiled`, built on the first run and cached on disk)
+        (:mod:`sdcluster.core.compiled`, built on the first run and cached on disk)
         when the model compiles, else the PySD engine (the reason is logged);
         ``"compiled"``: the same, but a model that cannot be compiled raises
         :class:`~sdcluster.errors.RunError` on its first run; ``"pysd"``:
-        always the PySD engine (:mod:`sdcluster.engine`).
+        always the PySD engine (:mod:`sdcluster.core.engine`).
 
     Returns
     -------
@@ -153,7 +153,7 @@ def load_model(path_or_name: str | Path, *, engine: str = "auto") -> "Model":
 
     Notes
     -----
-    The translation is cached by content hash (see :mod:`sdcluster.translate`);
+    The translation is cached by content hash (see :mod:`sdcluster.core.translate`);
     nothing is ever written next to the model file.
     """
     if engine not in ENGINES:
@@ -235,7 +235,7 @@ class Model:
 
     @property
     def compiled(self) -> Any:
-        """The compiled kernel (:class:`sdcluster.compiled.CompiledModel`), or ``None``.
+        """The compiled kernel (:class:`sdcluster.core.compiled.CompiledModel`), or ``None``.
 
         Built on first access (a few seconds, then cached on disk); ``None``
         with ``engine="pysd"`` or when the model cannot be compiled (the reason
@@ -288,7 +288,7 @@ class Model:
         params
             Overrides ``{name: value}``; names are the model's own or Python
             names; values are numbers or callables of model time ``f(t)``
-            (time schedules, see :mod:`sdcluster.schedules`).
+            (time schedules, see :mod:`sdcluster.scenarios.schedules`).
         initial_time, final_time, time_step, saveper
             Override the model's time settings (model time units).
         outputs
@@ -435,7 +435,7 @@ class Model:
 
     def loops(self, params: Mapping[str, Any] | None = None, **kwargs: Any) -> xr.Dataset:
         """Loop dominance over one run (Loops that Matter): see :func:`sdcluster.analysis.loops.dominance`."""
-        from .analysis.loops import dominance
+        from ..analysis.loops import dominance
 
         return dominance(self, params, **kwargs)
 

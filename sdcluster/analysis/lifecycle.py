@@ -53,7 +53,7 @@ import numpy as np
 import pandas as pd
 import xarray as xr
 
-from .errors import SdclusterError
+from ..errors import SdclusterError
 
 #: Stage names, in their usual order.
 STAGES = ("emergence", "growth", "maturity", "decline", "renewal", "collapse", "no cluster")

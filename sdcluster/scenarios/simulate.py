@@ -9,11 +9,11 @@ from typing import TYPE_CHECKING, Any, Iterable, Mapping
 import numpy as np
 import xarray as xr
 
-from .errors import ScenarioError, SdclusterError
+from ..errors import ScenarioError, SdclusterError
 from .scenario import Scenario, as_scenarios
 
 if TYPE_CHECKING:  # pragma: no cover
-    from .model import Model
+    from ..core.model import Model
 
 log = logging.getLogger(__name__)
 
@@ -45,7 +45,7 @@ def run_scenarios(items: Iterable[str | Path | Scenario | Mapping[str, Any]] | s
     ----------
     items
         Scenario file paths (a set file contributes all its scenarios; use
-        ``file.yaml#name`` for one), :class:`~sdcluster.scenario.Scenario`
+        ``file.yaml#name`` for one), :class:`~sdcluster.scenarios.scenario.Scenario`
         objects, or mappings with scenario-file fields.
     model
         A loaded model, or a model path / bundled name, used for scenarios that
@@ -127,7 +127,7 @@ def run_scenarios(items: Iterable[str | Path | Scenario | Mapping[str, Any]] | s
 
 def _common_model(scenarios: list[Scenario], model: "Model | str | Path | None") -> "Model":
     """Load the one model all scenarios use; ScenarioError when they differ."""
-    from .model import Model, load_model
+    from ..core.model import Model, load_model
 
     loaded: dict[str, Model] = {}
 

@@ -29,10 +29,10 @@ from matplotlib.figure import Figure  # noqa: E402
 from matplotlib.patches import Patch  # noqa: E402
 from matplotlib.ticker import FuncFormatter, MaxNLocator  # noqa: E402
 
-from . import compare as _compare  # noqa: E402
-from .errors import OutputError, SdclusterError, suggest  # noqa: E402
+from ..analysis import compare as _compare  # noqa: E402
+from ..errors import OutputError, SdclusterError, suggest  # noqa: E402
 from .io import atomic_write  # noqa: E402
-from .lifecycle import STAGES, Stage, stages_by_scenario  # noqa: E402
+from ..analysis.lifecycle import STAGES, Stage, stages_by_scenario  # noqa: E402
 
 log = logging.getLogger(__name__)
 
@@ -244,7 +244,7 @@ def kpi_bars(
     Parameters
     ----------
     table
-        Tidy KPI table from :func:`sdcluster.compare.kpi_table`.
+        Tidy KPI table from :func:`sdcluster.analysis.compare.kpi_table`.
     kpis
         KPI labels to show (default: all, in table order).
     baseline
@@ -291,7 +291,7 @@ def stage_bands(
 ) -> Figure:
     """One panel per scenario: *variable* over time on shaded, hatched life-cycle stage bands.
 
-    *stage_map* (scenario -> stages) defaults to :func:`sdcluster.lifecycle.stages_by_scenario`
+    *stage_map* (scenario -> stages) defaults to :func:`sdcluster.analysis.lifecycle.stages_by_scenario`
     with *stage_kwargs*.
     """
     da = ds[_variables(ds, [variable])[0]]
