@@ -19,7 +19,12 @@ __all__ = ["Model", "SdclusterError", "__version__", "load_model"]
 
 
 #: top-level names of the library's layers, imported on first use
-_LAZY_MODULES = {"compare": "analysis.compare", "lifecycle": "analysis.lifecycle", "calibrate": "calibrate", "ensemble": "uncertainty.ensemble", "sensitivity": "uncertainty.sensitivity", "plot": "outputs.plot", "report": "outputs.report"}
+_LAZY_MODULES = {
+    "compare": "analysis.compare", "lifecycle": "analysis.lifecycle", "loops": "analysis.loops",
+    "calibrate": "calibrate", "design": "design",
+    "ensemble": "uncertainty.ensemble", "sensitivity": "uncertainty.sensitivity",
+    "plot": "outputs.plot", "report": "outputs.report",
+}
 
 
 def __getattr__(name: str):
@@ -33,8 +38,8 @@ def __getattr__(name: str):
         from .design import optimize
 
         return optimize
-    if name in {"compare", "lifecycle", "calibrate", "ensemble", "sensitivity", "plot", "report", "design"}:
+    if name in _LAZY_MODULES:
         import importlib
 
-        return importlib.import_module(f".{name}", __name__)
+        return importlib.import_module(f".{_LAZY_MODULES[name]}", __name__)
     raise AttributeError(f"module 'sdcluster' has no attribute {name!r}")

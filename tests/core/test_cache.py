@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 import sdcluster
-from sdcluster import translate
+from sdcluster.core import translate
 
 
 @pytest.fixture()
