@@ -15,8 +15,12 @@ import sdcluster
 from sdcluster.analysis import loops
 from sdcluster.analysis.lifecycle import stages
 
+# loop groups of the policy model (models/cluster_policy.loops.yaml, the earlier life-cycle structure)
 LC_REINFORCING = ["R1 agglomeration", "R2 spin-offs and attraction", "R3 knowledge spillovers"]
 LC_COMPETITION = ["B2 market saturation", "B3 wages"]
+# loop groups of the life-cycle model (models/cluster_lifecycle.loops.yaml)
+AGGLOMERATION = ["R1 agglomeration", "R2 spin-offs and attraction", "R7 knowledge spillovers"]
+INCREASING_RETURNS = ["R5 success to the experienced", "B8 scale barrier", "B9 size protects"]
 
 
 def _mean_shares(ds, stock, start, end):
@@ -33,31 +37,42 @@ def _balancing(shares):
 
 
 # -- cluster life cycle (docs/models/cluster_lifecycle.md) -------------------
-# These follow the current life-cycle model; if its decline mechanism is revised,
-# the stage windows move with it, but the claims themselves may need re-targeting.
-def test_lifecycle_take_off_is_driven_by_agglomeration_and_spin_offs(lifecycle_ds):
-    st = stages(lifecycle_ds["firms"])
-    assert [s.name for s in st][:2] == ["emergence", "growth"]
-    early = _mean_shares(lifecycle_ds, "firms", st[0].start, st[0].end)
-    assert max(early, key=lambda g: abs(early[g])) in ("R1 agglomeration", "R2 spin-offs and attraction")
-    take_off = _mean_shares(lifecycle_ds, "firms", st[0].start, st[1].end)
-    assert _sum(take_off, LC_REINFORCING) > _balancing(take_off)
+# Windows come from the run: take-off = first half of the way to the peak of Firms,
+# growth = up to the peak, shakeout = from the peak to the end of the decline stage.
+def _peak(ds):
+    return float(ds["firms"].idxmax("time"))
 
 
-def test_lifecycle_maturity_is_held_by_saturation_and_wages(lifecycle_ds):
-    st = stages(lifecycle_ds["firms"])
-    mature = next(s for s in st if s.name == "maturity")
-    shares = _mean_shares(lifecycle_ds, "firms", mature.start, mature.end)
-    assert max(shares, key=lambda g: abs(shares[g])) in LC_COMPETITION
-    assert -_sum(shares, LC_COMPETITION) > _sum(shares, LC_REINFORCING)
+def test_lifecycle_take_off_is_driven_by_spin_offs_and_agglomeration(lifecycle_ds):
+    assert stages(lifecycle_ds["firms"])[0].name in ("emergence", "growth")
+    take_off = _mean_shares(lifecycle_ds, "firms", 0, _peak(lifecycle_ds) / 2)
+    assert max(take_off, key=lambda g: abs(take_off[g])) == "R2 spin-offs and attraction"
+    assert take_off["R1 agglomeration"] > 0.05
+    assert _sum(take_off, AGGLOMERATION) > -_sum(take_off, ["B1 exit", "B2 market saturation"])
 
 
-def test_small_cluster_decays_because_exit_beats_agglomeration(lifecycle):
-    ds = loops.dominance(lifecycle, {"initial firms": 10}, final_time=15)
-    assert ds["firms"].values[-1] < 0.5 * ds["firms"].values[0]
-    shares = _mean_shares(ds, "firms", 0, 10)
-    assert shares["B1 exit"] < -0.8
-    assert -shares["B1 exit"] > 10 * shares["R1 agglomeration"]
+def test_lifecycle_growth_is_braked_by_market_saturation_not_wages_or_land(lifecycle_ds):
+    growth = _mean_shares(lifecycle_ds, "firms", 0, _peak(lifecycle_ds))
+    assert min(growth, key=growth.get) == "B2 market saturation"
+    assert abs(growth["B3 wages"]) + abs(growth["B4 congestion"]) < 0.01
+
+
+def check_shakeout_is_carried_by_increasing_returns(ds):
+    """Firms fall while output grows, and the experience-scale loops, not agglomeration, carry it."""
+    peak = _peak(ds)
+    decline = next(s for s in stages(ds["firms"]) if s.name == "decline" and s.end > peak)
+    output = ds["cumulative_output"].differentiate("time")  # the stock's inflow
+    firms, output = (v.sel(time=[peak, decline.end], method="nearest").values for v in (ds["firms"], output))
+    assert firms[1] < 0.6 * firms[0] and output[1] > output[0]
+    shakeout = _mean_shares(ds, "firms", peak, decline.end)
+    assert max(shakeout, key=lambda g: abs(shakeout[g])) == "R5 success to the experienced"
+    increasing_returns = sum(abs(shakeout.get(g, 0.0)) for g in INCREASING_RETURNS)
+    assert increasing_returns > 0.4
+    assert increasing_returns > 10 * abs(_sum(shakeout, AGGLOMERATION))
+
+
+def test_lifecycle_shakeout_is_carried_by_increasing_returns_not_agglomeration(lifecycle_ds):
+    check_shakeout_is_carried_by_increasing_returns(lifecycle_ds)
 
 
 # -- cooperative action (docs/models/cooperative_action.md) ------------------

@@ -16,6 +16,7 @@ from pathlib import Path
 import pytest
 
 import sdcluster
+from sdcluster.analysis import loops
 
 pytestmark = pytest.mark.slow  # one PySD translation per mutant
 
@@ -23,8 +24,8 @@ ROOT = Path(__file__).resolve().parents[1].parent
 SKETCH = "\\\\\\---/// Sketch information"
 
 
-def _module(name: str):
-    spec = importlib.util.spec_from_file_location(f"_mut_{name}", Path(__file__).with_name(f"{name}.py"))
+def _module(name: str, folder: Path = Path(__file__).parent):
+    spec = importlib.util.spec_from_file_location(f"_mut_{name}", folder / f"{name}.py")
     mod = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(mod)
     return mod
@@ -32,6 +33,8 @@ def _module(name: str):
 
 lifecycle = _module("test_cluster_lifecycle")
 cooperative = _module("test_cooperative_action")
+loop_stories = _module("test_loop_stories", ROOT / "tests" / "analysis")
+
 
 
 def flatten(name: str, value: float):
@@ -62,10 +65,20 @@ def mutant(src: Path, tmp_path: Path, label: str, edits) -> "sdcluster.Model":
 LC = ROOT / "models" / "cluster_lifecycle.mdl"
 CA = ROOT / "models" / "cooperative_action.mdl"
 
+
+def shakeout_loop_story(model) -> None:
+    """The life-cycle page's loop-dominance claim for the shakeout, on *model*'s default run."""
+    ds = loops.dominance(model, names=LC.with_suffix(".loops.yaml"))  # a mutant copy has no names file
+    loop_stories.check_shakeout_is_carried_by_increasing_returns(ds)
+
+
 LIFECYCLE_MUTANTS = {
     # Klepper (1996): efficient scale grows with experience -> no growth, no shakeout
     "no_experience_scale": ([("*relative experience\\\n\t\t^scale experience elasticity)", ")")],
                             lifecycle.check_shakeout_regularities),
+    # ... and the shakeout is no longer carried by the experience-scale loops
+    "no_experience_scale_loops": ([("*relative experience\\\n\t\t^scale experience elasticity)", ")")],
+                                  shakeout_loop_story),
     # entrants face no scale barrier -> entry never stops
     "no_entry_barrier": ([(")*effect of scale barrier on entry\n", ")\n")], lifecycle.check_shakeout_regularities),
     # no learning curve in price and demand -> output stops growing with the market saturated
@@ -117,3 +130,4 @@ def test_unmutated_copy_passes(tmp_path):
     model = mutant(LC, tmp_path, "identity", [])
     lifecycle.check_shakeout_regularities(model)
     lifecycle.check_shift_deepens_decline_and_links_renew(model)
+    shakeout_loop_story(model)
