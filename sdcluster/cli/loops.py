@@ -5,7 +5,7 @@ import argparse
 import logging
 from pathlib import Path
 
-from ..errors import OutputError, ParameterError
+from ..errors import ParameterError
 from ..outputs.io import atomic_write_text, write_dataset
 from ..scenarios.params import parse_assignment
 from .table import format_table
@@ -40,8 +40,10 @@ def loops_command(args: argparse.Namespace) -> int:
     from ..analysis import loops
     from ..core.model import load_model
 
-    if args.output is not None and not args.output.is_dir():
-        raise OutputError(f"{args.output}: output folder does not exist (create it first)")
+    from ..outputs.io import atomic_output_dir, check_output_dir
+
+    if args.output is not None:
+        check_output_dir(args.output)  # before any run
     target = str(args.target)
     runs = []
     if target.split("#")[0].lower().endswith((".yaml", ".yml")):
@@ -78,7 +80,8 @@ def loops_command(args: argparse.Namespace) -> int:
         for name, _, ds in runs[1:]:
             print(explain_shift(ds, runs[0][2], policy=name, reference=runs[0][0], stock=stock))
     if args.output is not None:
-        _write(args.output, frame, runs, args.stage_variable, stock)
+        with atomic_output_dir(args.output, command="sdcluster loops") as outdir:
+            _write(outdir, frame, runs, args.stage_variable, stock)
     return 0
 
 

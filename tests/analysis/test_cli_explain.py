@@ -62,9 +62,15 @@ def test_cli_scenarios_are_explained_against_the_first(zoo, tmp_path, capsys):
     assert "With growing_niche, " in out and "(base: " in out
 
 
-def test_cli_refuses_a_missing_output_folder(zoo, tmp_path, capsys):
-    assert main(["loops", str(zoo / "logistic.xmile"), "-o", str(tmp_path / "nope")]) == 1
-    assert "output folder does not exist" in capsys.readouterr().err
+def test_cli_writes_a_whole_output_folder_and_refuses_a_foreign_one(zoo, tmp_path, capsys):
+    out = tmp_path / "new"
+    assert main(["loops", str(zoo / "logistic.xmile"), "-o", str(out)]) == 0
+    assert (out / "manifest.json").is_file() and (out / "loops.csv").is_file()
+    foreign = tmp_path / "mine"
+    foreign.mkdir()
+    (foreign / "notes.txt").write_text("mine")
+    assert main(["loops", str(zoo / "logistic.xmile"), "-o", str(foreign)]) == 1
+    assert "notes.txt" not in capsys.readouterr().out and (foreign / "notes.txt").read_text() == "mine"
 
 
 def test_loop_names_file_errors_name_file_group_and_variable(logistic, tmp_path):

@@ -140,7 +140,7 @@ def test_save_as_scenario_runs_and_download_gives_csv(page, small_url, small_exp
     text = (tmp_path / "r.csv")
     info.value.save_as(text)
     body = text.read_text()
-    assert "stock_a_p05" in body and "growth_rate.amount=0.25" in body
+    assert "stock_a_p05" in body and not body.startswith("#")  # plain CSV; the view is in the URL and .nc
 
 
 def test_policy_model_brokering_budget(page, artifacts, tmp_path, repo_root):

@@ -116,7 +116,8 @@ def test_results_download_holds_central_runs_and_band(small_explorer, tmp_path):
         assert ds["stock_a"].attrs["units"] == "widget"
         assert ds.attrs["explorer_view"] == view.query()
     csv = ex.results_bytes(view, ".csv").decode()
-    assert "# explorer_view:" in csv and "stock_a_p95" in csv
+    # plain CSV (no comment lines, as every sdcluster CSV); the view travels in the netCDF and the URL
+    assert not csv.startswith("#") and csv.splitlines()[0].startswith("scenario,time") and "stock_a_p95" in csv
 
 
 def test_a_bare_model_with_an_instrument_and_no_band(tmp_path, small_dir):
