@@ -156,13 +156,7 @@ def structure(model: Any, *, names: str | Path | None = None, max_loops: int = g
     cached = _STRUCTURES.get(model)
     if cached is not None and getattr(cached, "_key", None) == key:
         return cached
-    g = graphmod.from_pysd(model.pysd)
-    algebraic = graphmod.algebraic_loops(g)
-    if algebraic:
-        loop = " → ".join(g.display(n) for n in algebraic[0])
-        raise LoopAnalysisError(f"{model.path.name}: algebraic loop (simultaneous equations without a stock or "
-                                f"delay): {loop}; the model cannot be simulated step by step — put a stock, "
-                                "SMOOTH or DELAY on the loop")
+    g = graphmod.from_pysd(model.pysd)  # load_model has rejected algebraic loops
     names_file = _names_file(model, names)
     user = read_loop_names(names_file, g) if names_file else []
     try:

@@ -167,12 +167,37 @@ def load_model(path_or_name: str | Path, *, engine: str = "auto") -> "Model":
             pysd_model = load_pysd_model(translation, path)
     except ModelLoadError:
         raise
+    except RecursionError:
+        raise ModelLoadError(f"{path}: the model failed to initialise in PySD: its initial values run into "
+                             "simultaneous equations (an algebraic loop: variables that depend on each other "
+                             "without a stock or delay between them); put a stock, SMOOTH or DELAY on the "
+                             "loop") from None
     except Exception as exc:  # errors raised while evaluating the model's initial values
         detail = " ".join(str(exc).split())
         detail = detail if len(detail) <= 300 else detail[:297] + "..."
         raise ModelLoadError(f"{path}: the model failed to initialise in PySD: "
                              f"{type(exc).__name__}: {detail}") from None
+    _reject_algebraic_loops(path, pysd_model)
     return Model(path, translation.source_sha256, translation.format, pysd_model, engine=engine, source=source)
+
+
+def _reject_algebraic_loops(path: Path, pysd_model: Any) -> None:
+    """Raise :class:`ModelLoadError` naming the first algebraic loop of the model, if it has one.
+
+    Simultaneous equations (variables that depend on each other with no stock
+    or delay between them) cannot be simulated step by step: PySD would recurse
+    until Python's limit. Vensim reports them as "simultaneous equations" when
+    the model is checked; so does sdcluster, at load time (a few milliseconds).
+    """
+    from ..analysis import graph  # the causal graph is read from PySD's dependency records
+
+    g = graph.from_pysd(pysd_model)
+    loops = graph.algebraic_loops(g)
+    if loops:
+        loop = " → ".join(g.display(n) for n in loops[0] + loops[0][:1])
+        raise ModelLoadError(f"{path}: simultaneous equations (an algebraic loop without a stock or delay): "
+                             f"{loop}; the model cannot be simulated step by step — put a stock, SMOOTH or "
+                             "DELAY on the loop")
 
 
 class Model:

@@ -9,6 +9,7 @@ import pytest
 import sdcluster
 from sdcluster.analysis import loops
 from sdcluster.analysis.graph import LoopAnalysisError
+from sdcluster.errors import ModelLoadError
 
 
 def test_no_feedback_gives_an_empty_answer(zoo):
@@ -28,10 +29,17 @@ def test_one_stock_one_loop_explains_everything(zoo):
     np.testing.assert_allclose(rel, -1.0)  # alone in its partition: exactly -1 while active
 
 
-def test_algebraic_loop_is_refused_clearly(zoo):
-    model = sdcluster.load_model(zoo / "algebraic.xmile")
-    with pytest.raises(LoopAnalysisError, match=r"algebraic loop .*price → quantity.*put a stock"):
-        loops.structure(model)
+def test_algebraic_loop_is_refused_clearly_at_load(zoo, tmp_path):
+    # Vensim calls these "simultaneous equations"; without the check PySD recurses to RecursionError
+    with pytest.raises(ModelLoadError, match=r"algebraic.xmile: simultaneous equations .*algebraic loop"
+                                             r".*(price → quantity|quantity → price).*put a stock"):
+        sdcluster.load_model(zoo / "algebraic.xmile")
+    mdl = tmp_path / "alg.mdl"  # the loop reaches a stock's initial value: PySD fails while initialising
+    mdl.write_text("a = b + 1\n~ Dmnl\n~ a\n|\nb = a * 0.5\n~ Dmnl\n~ b\n|\nS = INTEG(1, a)\n~ Dmnl\n~ s\n|\n"
+                   "INITIAL TIME = 0\n~ Year\n~|\nFINAL TIME = 4\n~ Year\n~|\nTIME STEP = 1\n~ Year\n~|\n"
+                   "SAVEPER = TIME STEP\n~ Year\n~|\n")
+    with pytest.raises(ModelLoadError, match=r"alg.mdl: .*simultaneous equations .*put a stock"):
+        sdcluster.load_model(mdl)
 
 
 def test_subscripted_model_lists_loops_but_refuses_scores(zoo):
