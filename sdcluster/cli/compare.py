@@ -106,23 +106,6 @@ def read_results(path: Path, outputs: list[str] | None) -> xr.Dataset:
     return ds
 
 
-def with_references(items: list[str]) -> list:
-    """The scenarios of *items* plus every reference they name that is not among them (loaded from its file)."""
-    from ..scenarios.scenario import as_scenarios, load_scenario
-
-    scenarios = as_scenarios(items)
-    names = {s.name for s in scenarios}
-    i = 0
-    while i < len(scenarios):
-        s = scenarios[i]
-        if s.reference is not None and s.reference not in names and s.reference_source:
-            ref = load_scenario(s.reference_source)
-            scenarios.append(ref)
-            names.add(ref.name)
-        i += 1
-    return scenarios
-
-
 def check_kpis(kpis: list, model, scenarios: list, outputs: list[str] | None) -> list[str] | None:
     """KPI variables and times against the model and the scenarios' periods, before anything runs.
 
@@ -210,6 +193,7 @@ def run(args: argparse.Namespace) -> int:
     else:
         if any(i.lower().endswith(".nc") for i in items):
             raise ParameterError(f"give either scenario files or one results .nc file, not both: {items}")
+        from ..scenarios.scenario import with_references
         from ..scenarios.simulate import _common_model, unique_scenarios
 
         scenarios = unique_scenarios(with_references(items))

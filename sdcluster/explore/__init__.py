@@ -18,24 +18,13 @@ from .session import DEFAULT_RUNS, Explorer, Result, View
 
 log = logging.getLogger(__name__)
 
-__all__ = ["Explorer", "Result", "View", "build_explorer", "default_uncertainty", "serve", "with_references"]
+__all__ = ["Explorer", "Result", "View", "build_explorer", "default_uncertainty", "serve"]
 
 
 def default_uncertainty(first_scenario: str | Path, model_name: str) -> Path | None:
     """``uncertainty/<model>.yaml`` next to the first scenario file, if it exists."""
     path = Path(str(first_scenario).split("#")[0]).parent / "uncertainty" / f"{model_name}.yaml"
     return path if path.is_file() else None
-
-
-def with_references(scenarios: list) -> list:
-    """*scenarios* plus the reference each names (``reference_source``) when it was not given too."""
-    from ..scenarios.scenario import load_scenarios
-
-    out = list(scenarios)
-    for s in scenarios:
-        if s.reference_source and s.reference not in {x.name for x in out}:
-            out += [r for r in load_scenarios(s.reference_source) if r.name not in {x.name for x in out}]
-    return out
 
 
 def build_explorer(targets: Sequence[str], *, uncertain: str | Path | None = None, use_uncertainty: bool = True,
@@ -66,6 +55,7 @@ def build_explorer(targets: Sequence[str], *, uncertain: str | Path | None = Non
     from ..errors import ParameterError
     from ..core.model import load_model
     from ..uncertainty.sampling import load_uncertain
+    from ..scenarios.scenario import with_references
     from ..scenarios.simulate import _common_model, unique_scenarios
 
     targets = [str(t) for t in targets]

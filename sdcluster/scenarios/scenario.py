@@ -57,7 +57,7 @@ if TYPE_CHECKING:  # pragma: no cover
 log = logging.getLogger(__name__)
 
 __all__ = [
-    "Policy", "Scenario", "ScenarioError", "load_scenario", "load_scenarios", "scenario_from_dict",
+    "Policy", "Scenario", "ScenarioError", "load_scenario", "load_scenarios", "scenario_from_dict", "with_references",
 ]
 
 #: Fields of ``time:``.
@@ -529,6 +529,36 @@ def scenario_from_dict(definition: Mapping[str, Any], *, name: str | None = None
     from .scenario_files import scenario_from_mapping
 
     return scenario_from_mapping(definition, name=name, base_dir=base_dir)
+
+
+def with_references(items: Iterable[Any] | str | Path | Scenario) -> list[Scenario]:
+    """The scenarios of *items* plus every reference they name that is not among them.
+
+    A scenario whose ``reference`` is not in the list is joined by the scenario its
+    ``reference_source`` names (loaded from that file), and so on for the reference's own
+    reference, so that every comparison has its baseline.
+
+    Parameters
+    ----------
+    items
+        Anything :func:`as_scenarios` accepts.
+
+    Returns
+    -------
+    list of Scenario
+        *items* first, in order, then the references that were added.
+    """
+    scenarios = as_scenarios(items)
+    names = {s.name for s in scenarios}
+    i = 0
+    while i < len(scenarios):
+        s = scenarios[i]
+        if s.reference is not None and s.reference not in names and s.reference_source:
+            ref = load_scenario(s.reference_source)
+            scenarios.append(ref)
+            names.add(ref.name)
+        i += 1
+    return scenarios
 
 
 def as_scenarios(items: Iterable[Any] | str | Path | Scenario) -> list[Scenario]:

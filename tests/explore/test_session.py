@@ -145,8 +145,7 @@ def test_scenarios_on_different_time_grids_are_refused(small_explorer, small_dir
 
 
 def test_a_scenarios_own_reference_is_loaded_when_not_given(small_dir):
-    from sdcluster.explore import with_references
-    from sdcluster.scenarios.scenario import load_scenarios
+    from sdcluster.scenarios.scenario import load_scenarios, with_references
 
     boost = load_scenarios(small_dir / "subsidy.yaml")[0]
     boost.reference, boost.reference_source = "baseline", str(small_dir / "baseline.yaml")
