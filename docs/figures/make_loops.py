@@ -26,7 +26,7 @@ def main(outdir: str | Path = ROOT / "docs" / "figures" / "out") -> None:
     import sdcluster
     from sdcluster.analysis import loops
     from sdcluster.analysis.explain import explain_shift
-    from sdcluster.analysis.plot import dominance_figure
+    from sdcluster.outputs.plot_loops import dominance_figure
     from sdcluster.outputs.plot import save_figure
 
     outdir = Path(outdir)

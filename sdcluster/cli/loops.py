@@ -87,7 +87,7 @@ def loops_command(args: argparse.Namespace) -> int:
 
 def _write(outdir: Path, frame, runs, stage_variable: str | None, stock: str | None) -> None:
     from ..analysis import loops
-    from ..analysis.plot import dominance_figure
+    from ..outputs.plot_loops import dominance_figure
     from ..outputs.plot import save_figure
 
     atomic_write_text(outdir / "loops.csv", frame.to_csv(index=False))

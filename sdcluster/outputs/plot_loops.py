@@ -6,9 +6,9 @@ import xarray as xr
 from matplotlib.figure import Figure
 from matplotlib.patches import Patch
 
-from .lifecycle import StageError, stages
-from ..outputs.plot import COLOURS, FIG_WIDTH, HATCHES, STAGE_STYLE, time_label
-from .loops import group_scores
+from ..analysis.lifecycle import StageError, stages
+from ..analysis.loops import group_scores
+from .plot import COLOURS, FIG_WIDTH, HATCHES, STAGE_STYLE, time_label
 
 #: Loops shown individually when a model has no loop names (the rest are summed).
 TOP_LOOPS = 7
