@@ -19,7 +19,7 @@ from ..errors import SdclusterError
 
 #: Sub-command modules, in the order ``sdcluster --help`` lists them.
 SUBCOMMANDS = ("run", "compare", "check", "info", "calibrate", "ensemble", "sensitivity", "optimize",
-               "loops", "explore")
+               "response", "loops", "explore")
 
 log = logging.getLogger("sdcluster")
 
