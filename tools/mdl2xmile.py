@@ -18,7 +18,12 @@ stock-and-flow view), then adjusted where PySD's XMILE reader needs it:
   points evenly instead (a PySD bug that changes the table);
 - the declared ranges ``[lo, hi]`` of the ``.mdl`` are kept as ``<range>``;
 - the variables keep their Vensim names (``name="initial firms"``), so both
-  formats give the same catalogue.
+  formats give the same catalogue;
+- every Vensim group (sector) of the ``.mdl`` is an XMILE ``<group>`` (pysimlin
+  writes them); the ``owner`` pysimlin gives each group (the group before it, as
+  if they were nested) is dropped: sectors are siblings. The ``.mdl`` draws one
+  view per sector (``tools/mdl_views.py``); pysimlin stacks those views into the
+  one view it writes, each framed by its sector's group.
 
 Prefer ``WITH LOOKUP`` for graphical functions used in one place: pysimlin
 0.8.5 aborts the whole process when it reads a stand-alone ``<gf>`` element
@@ -124,6 +129,8 @@ def convert(mdl: Path, layout: bool) -> Path:
                 rng = etree.Element(f"{{{NS}}}range", **attrs)
                 (units.addnext(rng) if units is not None else var.append(rng))
         var.set("name", decl["name"])
+    for group in root.iter(f"{{{NS}}}group"):
+        group.attrib.pop("owner", None)
     etree.indent(root, space="    ")
     out = mdl.with_suffix(".xmile")
     out.write_bytes(etree.tostring(root, xml_declaration=True, encoding="utf-8", pretty_print=True))

@@ -69,27 +69,6 @@ def kpi_table(ds):
     return table, compare.wide(table)
 
 
-DIAGRAM = """
-import sys, simlin
-data = simlin.load(sys.argv[1]).project.render_png()
-open(sys.argv[2], "wb").write(data)
-"""
-
-
-def diagram(outdir: Path) -> None:
-    """Render the stock-and-flow view of the ``.xmile`` with pysimlin (an independent renderer).
-
-    Runs in a subprocess: pysimlin aborts the whole process on a view it cannot read.
-    """
-    import subprocess
-
-    target = outdir / "cluster_policy_diagram.png"
-    proc = subprocess.run([sys.executable, "-c", DIAGRAM, str(ROOT / "models" / "cluster_policy.xmile"), str(target)],
-                          capture_output=True, text=True, timeout=300)
-    if proc.returncode != 0:
-        logging.getLogger(__name__).warning("diagram not rendered: %s", proc.stderr[-500:])
-
-
 def main(outdir: Path) -> None:
     """Write the ``cluster_policy_*.png`` figures into *outdir*."""
     import matplotlib
@@ -101,7 +80,6 @@ def main(outdir: Path) -> None:
 
     outdir = Path(outdir)
     outdir.mkdir(parents=True, exist_ok=True)
-    diagram(outdir)
     ds = run_library()
     for stem, (scenarios, variables, title) in FIGURES.items():
         fig = plot.trajectories(ds.sel(scenario=scenarios), variables, baseline="baseline", title=title)

@@ -1,7 +1,7 @@
 """Figures and measured numbers for docs/models/cooperative_action.md.
 
 Run ``python docs/figures/make_cooperative_action.py [outdir]`` (default ``docs/figures/out``).
-It writes one PNG per reference mode plus the stock-and-flow diagram, and prints
+It writes one PNG per reference mode (the views: make_views.py), and prints
 the numbers quoted in the page (cooperation thresholds, trust asymmetry, push
 outcomes, crisis response, free riding). ``tests/models/test_cooperative_action.py``
 reuses :func:`threshold_trust` so that the page and the tests measure the same thing.
@@ -18,7 +18,6 @@ import numpy as np
 
 ROOT = Path(__file__).resolve().parents[2]
 MDL = ROOT / "models" / "cooperative_action.mdl"
-XMILE = ROOT / "models" / "cooperative_action.xmile"
 log = logging.getLogger(__name__)
 
 #: the same total public budget (5 million) spent at a moderate pace or in a rush
@@ -109,14 +108,6 @@ def main(outdir: Path) -> None:
         fig.tight_layout()
         fig.savefig(outdir / f"{stem}.png", dpi=110)
         plt.close(fig)
-
-    # --- diagram (independent renderer)
-    try:
-        import simlin
-
-        (outdir / "cooperative_action_diagram.png").write_bytes(simlin.load(str(XMILE)).project.render_png())
-    except Exception as exc:  # renderer missing: the page still builds, the figure is absent
-        log.warning("diagram not rendered: %s", exc)
 
     # --- 1 critical mass
     thresholds = {p: threshold_trust(model, p) for p in (0.1, 0.2, 0.3, 0.4, 0.6)}
