@@ -239,11 +239,28 @@ def test_overheated_brokering_overloads_coordination(model):
     assert float(b["failure_fraction"].max()) > 0.3
 
 
+def test_overheating_is_the_budget_split_not_the_pace(model):
+    """What "over-heated" means in this model: brokered projects launched faster than coordination capacity can
+    carry them. The same 5 million in the same single year tips the default cluster into cooperation when half pays
+    staff, and collapses trust when a tenth does; the pace alone does no harm (an open-loop path: budget split ->
+    coordination load -> failure fraction -> trust, not a feedback loop of its own)."""
+    none = model.run(outputs=OUT)
+    one_year = {"brokering budget": 5.0, "brokering start": 5, "brokering end": 6}
+    staffed = model.run(params={**one_year, "facilitation capacity share": 0.5}, outputs=OUT)
+    rushed = model.run(params={**one_year, "facilitation capacity share": 0.1}, outputs=OUT)
+    assert final(staffed, "trust") > 0.7 > final(none, "trust")
+    assert float(staffed["coordination_load"].max()) < 1
+    assert float(staffed["failure_fraction"].max()) <= 0.1 + 1e-9
+    assert final(rushed, "trust") < final(none, "trust") + 0.01  # back in the low-trust trap: nothing lasting
+    assert float(rushed["trust"].min()) < 0.5 * float(none["trust"].min())
+
+
 # --------------------------------------------------------------------------- policy reference modes (bundled scenarios)
 
 
 def test_thin_air_subsidies_give_only_a_temporary_rise(library):
-    """Reference mode 1: no cluster below critical mass; the subsidy package's firms leave once the money stops."""
+    """Reference mode 1: with almost no skilled workers (500) the package's firms leave once the money stops;
+    with 2000 skilled workers, who draw others in, the same package leaves a small lasting cluster."""
     none = library["firms"].sel(scenario="thin_air")
     pkg = library["firms"].sel(scenario="thin_air_package")
     assert float(pkg.max()) > 5 * float(none.max())  # the package does bring firms while it pays
@@ -251,20 +268,47 @@ def test_thin_air_subsidies_give_only_a_temporary_rise(library):
     assert final(library, "firms", "thin_air_package") < 1.2 * final(library, "firms", "thin_air")
     assert final(library, "firms", "thin_air_package") < 0.2 * final(library, "firms", "baseline")
     assert final(library, "cumulative_public_cost", "thin_air_package") == pytest.approx(200, rel=1e-6)
+    assert final(library, "firms", "small_skills_base_package") > 10 * final(library, "firms", "small_skills_base")
 
 
-def test_thin_air_limit_is_the_missing_skilled_labour_pool(model):
-    """The structural reason for mode 1: the same package in a region that has the skilled labour pool builds a cluster.
+THIN_AIR_PACKAGE = {"initial firms": 3, "technology shift devaluation fraction": 0,
+                    "entry subsidy budget": 10, "park budget": 10, "entry subsidy start": 2, "entry subsidy end": 12,
+                    "park start": 2, "park end": 12}
 
-    Documented limitation: governments cannot create clusters from nothing *because* the factor base is missing;
-    firm numbers alone are not the binding constraint in this model.
+
+def test_thin_air_condition_is_the_skilled_labour_the_region_can_draw(model):
+    """The restated claim: a subsidy-and-park package leaves a lasting cluster only where skilled workers are there
+    or can be drawn in (the endogenous labour pool grows by migration when the cluster bids wages up).
+
+    - 500 skilled workers: nothing lasts, whatever the migration response (0, 2, 4);
+    - 2000 skilled workers: nothing lasts without migration (elasticity 0), a lasting cluster with the default;
+    - the default pool of 20 000: a lasting cluster even without migration.
     """
-    pkg = {"initial firms": 3, "technology shift devaluation fraction": 0,
-           "entry subsidy budget": 10, "park budget": 10, "entry subsidy start": 2, "entry subsidy end": 12,
-           "park start": 2, "park end": 12}
-    thin = model.run(params={**pkg, "labour pool": 2000}, outputs=["Firms"])
-    rich = model.run(params={**pkg, "labour pool": 20000}, outputs=["Firms"])
-    assert final(rich, "firms") > 10 * final(thin, "firms")
+    def end(pool, elasticity):
+        ds = model.run(params={**THIN_AIR_PACKAGE, "labour pool": pool, "migration wage elasticity": elasticity},
+                       outputs=["Firms"])
+        return final(ds, "firms")
+
+    none = final(model.run(params={"initial firms": 3, "labour pool": 500}, outputs=["Firms"]), "firms")
+    for e in (0, 2, 4):
+        assert end(500, e) < 2 * none, e
+    assert end(2000, 0) < 2 * none
+    assert end(2000, 2) > 10 * end(2000, 0)
+    assert end(20000, 0) > 50 * none
+
+
+def test_migration_closes_the_wage_gap(model):
+    """The labour pool follows the relative wage: it grows while the cluster bids wages up and stays at its
+    starting size while wages are at their reference level (balancing loop: employment -> wage -> migration)."""
+    ds = model.run(params={**BASE}, outputs=["Skilled labour pool", "relative wage", "labour use ratio"])
+    pool, wage = ds["skilled_labour_pool"].values, ds["relative_wage"].values
+    first_rise = int(np.argmax(wage > 1 + 1e-9))
+    assert 0 < first_rise and np.allclose(pool[:first_rise], pool[0])  # no wage gap, no migration
+    assert pool.max() > 1.05 * pool[0]
+    fixed = model.run(params={**BASE, "migration wage elasticity": 0},
+                      outputs=["Skilled labour pool", "labour use ratio"])
+    assert np.allclose(fixed["skilled_labour_pool"].values, pool[0])
+    assert float(ds["labour_use_ratio"].max()) < float(fixed["labour_use_ratio"].max())
 
 
 def test_early_brokering_beats_late_brokering(library):
@@ -362,3 +406,37 @@ def test_extreme_conditions(model, params):
         assert float(ds[stock.py_name].min()) >= -1e-9, stock.name
     assert float(ds["trust"].max()) <= 1 + 1e-12
     assert float(ds["participation_share"].max()) <= 1 + 1e-12
+
+
+def _typed_values(p):
+    lo, hi = p.limits
+    return sorted({0.0, -1.0, -abs(p.default) - 1, 2 * max(abs(hi), 1)})
+
+
+def test_extreme_conditions_for_every_parameter(model):
+    """Any value a Vensim or Stella user could type - zero, negative, twice the top of its range - one parameter
+    at a time, leaves every stock finite and non-negative: the guards are in the equations (floored time
+    constants, ZIDZ divisions, non-negative budgets and rates, MAX(0, initial values)), not in sdcluster's
+    range checks (switched off here)."""
+    names, values = [], []
+    for p in model.parameters:
+        if p.name.startswith("minimum ") or p.name in ("technology shift time", "shock time"):
+            continue  # the technical floors the guards use, and dates
+        for v in _typed_values(p):
+            names.append(p.name)
+            values.append(v)
+    n = len(values)
+    batch = {}
+    for p in model.parameters:
+        col = np.full(n, float(p.default))
+        idx = [i for i, nm in enumerate(names) if nm == p.name]
+        col[idx] = [values[i] for i in idx]
+        batch[p.name] = col
+    with np.errstate(all="ignore"):
+        ds = model.run_batch(batch, check_limits=False, outputs=[s.py_name for s in model.stocks])
+    assert n > 400
+    for s in model.stocks:
+        x = ds[s.py_name].values
+        x = x if x.shape[0] == n else x.T
+        bad = ~np.all(np.isfinite(x) & (x >= -1e-9), axis=1)
+        assert not bad.any(), (s.name, [(names[i], values[i]) for i in np.flatnonzero(bad)][:5])

@@ -132,8 +132,9 @@ def test_overheated_push_backfires(model):
     assert float(hot["coordination_load"].max()) > 2
     assert float(hot["failure_fraction"].max()) > 0.5
     assert float(moderate["coordination_load"].max()) < 1
-    # over-heated: trust ends below where it started, less collective efficiency than moderate
-    assert final(hot, "trust") < LOW_TRUST["initial trust"]
+    # over-heated: the money buys nothing lasting - trust ends no higher than with no programme at all
+    # (a comparison with the no-policy run: "below where it started" holds without policy too)
+    assert final(hot, "trust") <= final(none, "trust") + 1e-6
     assert final(hot, "collective_efficiency") < final(moderate, "collective_efficiency") - 0.5
     # and it leaves deeper damage than doing nothing
     assert float(hot["trust"].min()) < 0.5 * float(none["trust"].min())

@@ -673,6 +673,8 @@ def _int_expr(p: _Parsed, em: _Emitter, defaults: dict[str, Any], node: ast.expr
                 return f"({visit(n.args[0])} and {visit(n.args[1])})"
             if f == "step":
                 return visit(_bind(pysd_functions.step, n)["value"])
+            if f == "zidz":  # PySD returns the int 0 for a zero denominator, else a float quotient
+                return f"(abs({em.expr(_bind(pysd_functions.zidz, n)['denominator'])}) < SMALL)"
             if f == "if_then_else":
                 a = _bind(pysd_functions.if_then_else, n)
                 return (f"({visit(_lambda_body(a['val_if_true'], f))} if {em.expr(a['condition'])} "
