@@ -33,6 +33,7 @@ def _module(name: str, folder: Path = Path(__file__).parent):
 
 lifecycle = _module("test_cluster_lifecycle")
 cooperative = _module("test_cooperative_action")
+policy = _module("test_cluster_policy")
 loop_stories = _module("test_loop_stories", ROOT / "tests" / "analysis")
 
 
@@ -49,7 +50,7 @@ def flatten(name: str, value: float):
 
 def mutant(src: Path, tmp_path: Path, label: str, edits) -> "sdcluster.Model":
     """Load a copy of *src* with *edits* (``(old, new)`` pairs or callables) applied."""
-    head, sketch = src.read_text(encoding="utf-8").split(SKETCH)
+    head, sketch = src.read_text(encoding="utf-8").split(SKETCH, 1)
     for edit in edits:
         if callable(edit):
             head = edit(head)
@@ -64,6 +65,7 @@ def mutant(src: Path, tmp_path: Path, label: str, edits) -> "sdcluster.Model":
 
 LC = ROOT / "models" / "cluster_lifecycle.mdl"
 CA = ROOT / "models" / "cooperative_action.mdl"
+CP = ROOT / "models" / "cluster_policy.mdl"
 
 
 def shakeout_loop_story(model) -> None:
@@ -110,6 +112,26 @@ COOPERATIVE_MUTANTS = {
 }
 
 
+POLICY_MUTANTS = {
+    # skilled workers do not move: the thin-air condition (2000 workers suffice only with migration) fails
+    "no_migration": ([("net skilled migration=\n\t(indicated", "net skilled migration=\n\t0*(indicated")],
+                     policy.test_thin_air_condition_is_the_skilled_labour_the_region_can_draw),
+    # ... and the pool no longer follows the wage
+    "no_migration_wage_gap": ([("net skilled migration=\n\t(indicated", "net skilled migration=\n\t0*(indicated")],
+                              policy.test_migration_closes_the_wage_gap),
+    # wages never rise: a small labour pool no longer limits a subsidised cluster
+    "flat_wage": ([flatten("relative wage", 1)], policy.test_thin_air_condition_is_the_skilled_labour_the_region_can_draw),
+    # no agglomeration S-curve: no critical mass of firms
+    "flat_agglomeration": ([flatten("effect of agglomeration", 1)], policy.test_critical_mass_of_firms_inside_joined_model),
+    # equal trust time constants: no asymmetry inside the joined model
+    "equal_trust_time_constants": ([("trust erosion time=\n\t1\n", "trust erosion time=\n\t4\n")],
+                                   policy.test_trust_falls_faster_than_it_rises_inside_joined_model),
+    # coordination overload does not raise failures: a rushed budget split no longer backfires
+    "flat_coordination_overload": ([flatten("effect of coordination load on failure", 1)],
+                                   policy.test_overheating_is_the_budget_split_not_the_pace),
+}
+
+
 @pytest.mark.parametrize("label", sorted(LIFECYCLE_MUTANTS))
 def test_lifecycle_claim_fails_on_mutant(tmp_path, label):
     edits, check = LIFECYCLE_MUTANTS[label]
@@ -122,6 +144,20 @@ def test_cooperative_claim_fails_on_mutant(tmp_path, label):
     edits, check = COOPERATIVE_MUTANTS[label]
     with pytest.raises(AssertionError):
         check(mutant(CA, tmp_path, label, edits))
+
+
+@pytest.mark.parametrize("label", sorted(POLICY_MUTANTS))
+def test_policy_claim_fails_on_mutant(tmp_path, label):
+    edits, check = POLICY_MUTANTS[label]
+    with pytest.raises(AssertionError):
+        check(mutant(CP, tmp_path, label, edits))
+
+
+def test_unmutated_policy_copy_passes(tmp_path):
+    """Control for the policy mutants: the unedited copy passes every check they break."""
+    model = mutant(CP, tmp_path, "identity", [])
+    for check in {id(c): c for _, c in POLICY_MUTANTS.values()}.values():
+        check(model)
 
 
 def test_unmutated_copy_passes(tmp_path):
