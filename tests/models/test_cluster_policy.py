@@ -96,7 +96,7 @@ def test_each_instrument_has_budget_timing_and_delay(model):
     for k in INSTRUMENTS:
         budget = params[f"{k} budget"]
         assert budget.default == 0, k  # baseline = no policy
-        assert budget.units.replace(" ", "") == "million/Year", k
+        assert budget.units.replace(" ", "") == "Meuro/Year", k
         assert params[f"{k} start"].units == "Year" and params[f"{k} end"].units == "Year", k
         assert params[f"{k} delay"].default > 0, k
     assert "matching funds" in params and params["matching funds"].default == 0
