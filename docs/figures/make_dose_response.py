@@ -64,6 +64,34 @@ def tables(dose: dict, timing: dict) -> str:
     return "\n".join(lines)
 
 
+LOOP_WINDOW = (12, 60)
+
+
+def loop_table() -> str:
+    """Markdown: per instrument (2 M/yr, years 0-10), the loop group that gains most share of the loop
+    activity through Firms (years 12-60) against the baseline (carries the effect) and the one that loses most
+    (cancels it), with the changes of mean relative loop score."""
+    import sdcluster
+    from sdcluster.analysis import loops
+
+    model = sdcluster.load_model("cluster_policy")
+    names = ROOT / "models" / "cluster_policy.loops.yaml"
+    base = {"technology shift devaluation fraction": 0}
+
+    def shares(params):
+        ds = loops.dominance(model, {**base, **params}, names=names)
+        return loops.group_scores(ds, stock="firms").sel(time=slice(*LOOP_WINDOW)).mean("time").to_series()
+
+    ref = shares({})
+    lines = ["| instrument (2 M/yr, years 0–10) | carries (gains share) | cancels (loses share) |", "|---|---|---|"]
+    for k in ["brokering", "platform", "training", "park", "entry subsidy", "brand"]:
+        g = shares({f"{k} budget": 2.0, f"{k} start": 0, f"{k} end": 10})
+        idx = ref.index.union(g.index)
+        d = (g.reindex(idx, fill_value=0) - ref.reindex(idx, fill_value=0)).sort_values()
+        lines.append(f"| {k} | {d.index[-1]} ({d.iloc[-1]:+.3f}) | {d.index[0]} ({d.iloc[0]:+.3f}) |")
+    return "\n".join(lines)
+
+
 def main(outdir: Path) -> None:
     """Write ``dose_response_<instrument>.png``, ``dose_response_brokering_trust.png`` and
     ``timing_brokering_trust.png`` into *outdir*."""
@@ -88,3 +116,5 @@ def main(outdir: Path) -> None:
 if __name__ == "__main__":
     main(Path(sys.argv[1]) if len(sys.argv) > 1 else Path(__file__).parent / "out")
     print(main.tables)
+    print()
+    print(loop_table())
