@@ -7,7 +7,7 @@ from typing import Mapping, Sequence
 import pandas as pd
 import xarray as xr
 
-from ..analysis.compare import KPI, time_units
+from ..analysis.compare import KPI, parse_kpi, time_units
 from ..outputs.report import BriefSection
 from .figures import appendix_figure, context_figure, question_figure
 from .findings import context_finding, finding, kpi_phrase, policy_results
@@ -28,14 +28,18 @@ def make_brief(ds: xr.Dataset, table: pd.DataFrame, questions: Sequence[Question
                loop_shifts: Mapping[str, str] | None = None) -> list[BriefSection]:
     """One :class:`~sdcluster.outputs.report.BriefSection` per question (figures are matplotlib Figures).
 
+    Each question is judged by its own KPI when its scenario files name one (``kpi:``,
+    :attr:`Question.kpi <sdcluster.brief.questions.Question.kpi>`), else by *kpi*.
     *loop_shifts* (``{policy: sentence}``, :func:`sdcluster.brief.loops.loop_shifts`) explains each
     policy's effect by the feedback loops that lead."""
     tu = time_units(ds)
-    units = str(ds[kpi.variable].attrs.get("units", ""))
+    headline = kpi
     money = str(ds[cost_kpi.variable].attrs.get("units", "")) if cost_kpi is not None else ""
     variables = list(appendix_variables or [])
     out = []
     for q in questions:
+        kpi = parse_kpi(q.kpi) if q.kpi else headline
+        units = str(ds[kpi.variable].attrs.get("units", ""))
         if not q.policies:
             name = q.context[0]
             lines = [context_finding(ds, kpi.variable, c, (stage_map or {}).get(c) if stage_variable == kpi.variable

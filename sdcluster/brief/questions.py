@@ -26,12 +26,16 @@ class Question:
         the policies are compared with.
     references : dict
         ``{scenario: its reference}`` for the policies and the context runs that name one.
+    kpi : str or None
+        The KPI (compare's label) the question's scenario files name with ``kpi:``; ``None``:
+        the brief's headline KPI.
     """
 
     text: str
     policies: list[str] = dataclasses.field(default_factory=list)
     context: list[str] = dataclasses.field(default_factory=list)
     references: dict[str, str] = dataclasses.field(default_factory=dict)
+    kpi: str | None = None
 
     @property
     def scenarios(self) -> list[str]:
@@ -103,6 +107,13 @@ def plan_questions(names: Sequence[str], definitions: Mapping[str, Mapping[str, 
                                 "give --baseline NAME to compare everything with one scenario")
         text = " ".join(str(d.get("question") or NO_QUESTION).split())
         q = questions.setdefault(text, Question(text))
+        kpi = d.get("kpi")
+        if kpi:
+            if q.kpi is not None and q.kpi != kpi:
+                where = d.get("source") or f"scenario {n!r}"
+                raise ScenarioError(f"{where}: kpi: {kpi!r} differs from {q.kpi!r}, which another scenario of the "
+                                    f"question {text!r} names; one question is answered by one KPI")
+            q.kpi = kpi
         if ref is not None:
             q.references[n] = ref
         (q.policies if policy else q.context).append(n)

@@ -201,6 +201,7 @@ def run(args: argparse.Namespace) -> int:
         questions = plan_questions([s.name for s in scenarios], {s.name: s.to_dict() for s in scenarios},
                                    args.baseline)
         extra = [cmp.parse_kpi(f"{cost}@end")] if cost in {v.py_name for v in model.variables} else []
+        extra += [cmp.parse_kpi(q.kpi) for q in questions if q.kpi]  # each question's own KPI (kpi: in its files)
         outputs = check_kpis(list(kpis or []) + extra, model, scenarios, outputs)
         uncertain = None
         if args.uncertain is not None:
@@ -236,6 +237,10 @@ def _analyse(args, ds, questions, kpis, cost, formats, outdir, model, scenarios,
     table_kpis = list(kpis) if kpis else cmp.default_kpis(ds, cost, max_variables=MAX_DEFAULT_VARIABLES)
     labels = [k.label for k in table_kpis]
     table_kpis = ([headline] if headline.label not in labels else []) + table_kpis
+    own = {q.text: cmp.parse_kpi(q.kpi) for q in questions if q.kpi}  # questions that name their KPI
+    for k in own.values():
+        if k.label not in [t.label for t in table_kpis]:
+            table_kpis.insert(1, k)
     if cost_kpi is not None and cost_kpi.label not in labels:
         table_kpis.append(cost_kpi)
     comparison = cmp.compare(ds, args.baseline, kpis=table_kpis, cost_variable=cost, questions=questions)
@@ -251,10 +256,16 @@ def _analyse(args, ds, questions, kpis, cost, formats, outdir, model, scenarios,
 
         runs = args.runs or uncertain.runs or DEFAULT_RUNS
         samples = uncertain.sample(runs, seed=uncertain.seed if args.seed is None else args.seed)
-        wanted = list(dict.fromkeys([headline.variable] + ([cost_kpi.variable] if cost_kpi else [])))
+        judged = [own.get(q.text, headline) for q in questions]
+        wanted = list(dict.fromkeys([headline.variable] + [k.variable for k in judged]
+                                    + ([cost_kpi.variable] if cost_kpi else [])))
         ens = stacked_ensemble(model, scenarios, samples, wanted, allow_out_of_range=args.allow_out_of_range)
-        summary = summarise(ens, questions, headline, cost_kpi)
-        bands = percentile_bands(ens, [headline.variable], percentiles=(5.0, 50.0, 95.0))
+        summary = {}
+        for label in dict.fromkeys(k.label for k in judged):  # each question judged by its own KPI
+            qs = [q for q, k in zip(questions, judged) if k.label == label]
+            summary.update(summarise(ens, qs, next(k for k in judged if k.label == label), cost_kpi))
+        bands = percentile_bands(ens, list(dict.fromkeys(k.variable for k in [headline, *judged])),
+                                 percentiles=(5.0, 50.0, 95.0))
 
     shifts = None
     if args.loops and model is not None:

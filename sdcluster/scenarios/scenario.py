@@ -125,6 +125,10 @@ class Scenario:
         The question the scenario helps answer: the file's ``question:`` field,
         else its ``# Question:`` comment header. Scenarios with the same
         question are compared together.
+    kpi : str or None
+        The KPI that answers the question (``kpi:`` in the file, compare's syntax, e.g.
+        ``trust@end``); the brief judges the question's policies by it. ``None``: the
+        command line's headline KPI.
     reference : str or None
         Name of the scenario this one is compared with (``reference:`` in the file).
     reference_source : str or None
@@ -149,6 +153,7 @@ class Scenario:
     policies: list[Policy] = field(default_factory=list)
     outputs: list[str] | None = None
     question: str = ""
+    kpi: str | None = None
     reference: str | None = None
     reference_source: str | None = None
     role: str | None = None
@@ -180,6 +185,8 @@ class Scenario:
         d: dict[str, Any] = {"name": self.name}
         if self.question:
             d["question"] = self.question
+        if self.kpi:
+            d["kpi"] = self.kpi
         if self.reference is not None:
             d["reference"] = self.reference
         if self.role is not None:

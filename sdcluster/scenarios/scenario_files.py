@@ -23,7 +23,7 @@ from .scenario import TIME_FIELDS, Policy, Scenario, _describe_value, _error, _n
 from .schedules import SHAPES
 
 #: Top-level fields of a scenario (``scenarios`` only in set files).
-FIELDS = ("name", "question", "description", "reference", "role", "extends", "model", "time", "parameters",
+FIELDS = ("name", "question", "kpi", "description", "reference", "role", "extends", "model", "time", "parameters",
           "policies", "outputs")
 #: Values of ``role``: a policy is compared with its reference and ranked; a context run is shown, never ranked.
 ROLES = ("policy", "context")
@@ -219,6 +219,7 @@ class _Layer:
     base_dir: Path
     name: str | None = None
     question: str | None = None
+    kpi: str | None = None
     description: str | None = None
     reference: str | None = None
     role: str | None = None
@@ -259,6 +260,15 @@ def _parse_layer(doc: Mapping, label: str, base_dir: Path, prefix: str = "",
             q = _text(value, f"{p}question", problems, empty_ok=False)
             if q is not None:
                 layer.question = " ".join(q.split())
+        elif key == "kpi":
+            k = _text(value, f"{p}kpi", problems, empty_ok=False)
+            if k is not None:
+                from ..analysis.compare import KPIError, parse_kpi
+
+                try:
+                    layer.kpi = parse_kpi(k.strip()).label
+                except KPIError as exc:
+                    problems.add(f"{p}kpi", f"value {k.strip()!r} is not a KPI: {exc}")
         elif key == "reference":
             r = _text(value, f"{p}reference", problems, empty_ok=False)
             if r is not None:
@@ -474,11 +484,11 @@ def _parse_points(value: Any, path: str, problems: _Problems) -> list[tuple[floa
 # --------------------------------------------------------------------------- extends
 def _merge(parent: Scenario, parent_ref: str | None, layer: _Layer, name: str, source: str | None,
            question: str, files: Mapping[str, str], reference: tuple[str, str] | None = None,
-           role: str | None = None) -> Scenario:
+           role: str | None = None, kpi: str | None = None) -> Scenario:
     """Apply *layer* on top of *parent* (child wins; time/parameters by key; policies appended).
 
-    ``question``, ``reference`` and ``role`` describe the scenario itself and are not inherited
-    through ``extends`` (a policy extending its no-policy reference is not a context run).
+    ``question``, ``kpi``, ``reference`` and ``role`` describe the scenario itself and are not
+    inherited through ``extends`` (a policy extending its no-policy reference is not a context run).
     """
     child_norms = {_norm(c) for c in layer.parameters}
     params = {k: v for k, v in parent.parameters.items() if _norm(k) not in child_norms}
@@ -494,6 +504,7 @@ def _merge(parent: Scenario, parent_ref: str | None, layer: _Layer, name: str, s
         policies=[*parent.policies, *layer.policies],
         outputs=layer.outputs if layer.outputs is not None else parent.outputs,
         question=question,
+        kpi=kpi,
         reference=reference[0] if reference else None,
         reference_source=reference[1] if reference else None,
         role=role,
@@ -561,7 +572,7 @@ class _Resolver:
             name = layer.name or path.stem
             reference = self._reference(layer.reference, name, label, path, [], "reference")
             return [_merge(parent, ref, layer, name, label, layer.question or question, {label: sha},
-                           reference, layer.role)]
+                           reference, layer.role, layer.kpi)]
         finally:
             self.stack.pop()
 
@@ -631,7 +642,7 @@ class _Resolver:
             reference = self._reference(layer.reference if own else shared.reference, name, label, path, names,
                                         f"{prefix}reference" if own else "reference")
             return _merge(parent, ref, layer, name, label, layer.question or shared.question or question,
-                          {label: sha}, reference, layer.role or shared.role)
+                          {label: sha}, reference, layer.role or shared.role, layer.kpi or shared.kpi)
         finally:
             self.stack.pop()
 
@@ -726,7 +737,7 @@ def scenario_from_mapping(definition: Mapping[str, Any], *, name: str | None = N
         parent, ref = resolver._parent(layer.extends, label, base / "__dict__", "extends")
         own = layer.name or name or "scenario"
         reference = resolver._reference(layer.reference, own, label, base / "__dict__", [], "reference")
-        return _merge(parent, ref, layer, own, None, layer.question or "", {}, reference, layer.role)
+        return _merge(parent, ref, layer, own, None, layer.question or "", {}, reference, layer.role, layer.kpi)
     except ScenarioError:
         raise
     except RecursionError:
