@@ -23,7 +23,6 @@ import argparse
 import logging
 from pathlib import Path
 
-import numpy as np
 import xarray as xr
 
 from ..errors import ParameterError, suggest
